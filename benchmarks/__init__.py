@@ -1,0 +1,1 @@
+"""Benchmarks comparing spillframe with its peers (TPC-H, out-of-core)."""
