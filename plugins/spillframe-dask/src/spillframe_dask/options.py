@@ -1,0 +1,121 @@
+"""The DaskRunner's options, validated once when the runner is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+# Options that only make sense for a LocalCluster the runner starts itself.
+CLUSTER_OPTIONS = (
+    "n_workers",
+    "threads_per_worker",
+    "memory_limit",
+    "dashboard_address",
+    "memory_target",
+    "memory_spill",
+    "memory_pause",
+    "memory_terminate",
+    "spill_dir",
+    "allowed_failures",
+)
+# Runner option -> distributed config key of the worker memory threshold.
+THRESHOLDS = {
+    "memory_target": "distributed.worker.memory.target",
+    "memory_spill": "distributed.worker.memory.spill",
+    "memory_pause": "distributed.worker.memory.pause",
+    "memory_terminate": "distributed.worker.memory.terminate",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DaskRunnerOptions:
+    """Options of :class:`spillframe_dask.runner.DaskRunner`.
+
+    Parameters
+    ----------
+    address : str, optional
+        A running scheduler to connect to; without it a LocalCluster is started.
+    security : distributed.Security, optional
+        TLS settings for the scheduler connection (or the LocalCluster).
+    n_workers, threads_per_worker : int, optional
+        LocalCluster size; by default distributed's split of the CPUs.
+    memory_limit : int or str, optional
+        Memory per worker, bytes or a string such as ``"512 MiB"``; default: the
+        machine's memory divided among the workers.
+    dashboard_address : str
+        Where the dashboard listens, ``":0"`` (a free port) by default; None disables it.
+    memory_target, memory_spill, memory_pause, memory_terminate : float or False, optional
+        Worker memory thresholds as fractions of ``memory_limit`` (False disables one);
+        default: distributed's configuration.
+    spill_dir : str, optional
+        Directory where workers spill (their ``local_directory``).
+    allowed_failures : int, optional
+        How many workers may die running one task before the query fails.
+    spill_alert_interval : float
+        Minimum seconds between two spill log lines of one worker.
+    """
+
+    address: str | None = None
+    security: Any = None
+    n_workers: int | None = None
+    threads_per_worker: int | None = None
+    memory_limit: int | str | None = None
+    dashboard_address: str | None = ":0"
+    memory_target: float | bool | None = None
+    memory_spill: float | bool | None = None
+    memory_pause: float | bool | None = None
+    memory_terminate: float | bool | None = None
+    spill_dir: str | None = None
+    allowed_failures: int | None = None
+    spill_alert_interval: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("n_workers", "threads_per_worker"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in THRESHOLDS:
+            value = getattr(self, name)
+            if value is None or value is False:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+                raise ValueError(
+                    f"{name} must be a fraction of memory_limit in (0, 1] or False, got {value!r}"
+                )
+        if self.allowed_failures is not None and self.allowed_failures < 0:
+            raise ValueError(f"allowed_failures must be >= 0, got {self.allowed_failures!r}")
+        if self.spill_alert_interval < 0:
+            raise ValueError(
+                f"spill_alert_interval must be >= 0 seconds, got {self.spill_alert_interval!r}"
+            )
+        if self.address is not None:
+            given = [
+                n
+                for n in CLUSTER_OPTIONS
+                if getattr(self, n) is not None and n != "dashboard_address"
+            ]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} only apply to a LocalCluster the runner starts; "
+                    f"they cannot be combined with address={self.address!r}"
+                )
+
+    @classmethod
+    def from_kwargs(cls, options: dict[str, Any]) -> DaskRunnerOptions:
+        """Build options, naming any unknown one and listing the valid ones."""
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise TypeError(
+                f"unknown option(s) for the dask runner: {', '.join(map(repr, unknown))}; "
+                f"valid options are: {', '.join(valid)}"
+            )
+        return cls(**options)
+
+    def threshold_config(self) -> dict[str, float | bool]:
+        """The distributed config entries for the thresholds that were given."""
+        return {
+            key: getattr(self, name)
+            for name, key in THRESHOLDS.items()
+            if getattr(self, name) is not None
+        }

@@ -1,0 +1,110 @@
+"""Partitions as compact Arrow tables: task execution, memory size, serialization.
+
+Dask's memory accounting, spilling and transfers all see task outputs. A
+sliced ``pyarrow.Table`` keeps its parent's buffers alive, so a 10-row slice of
+a 1 GiB table holds 1 GiB of memory. Every kernel therefore runs inside
+:func:`execute_kernel`, which copies such outputs into buffers of their own
+before the worker stores them, and :func:`sizeof_table` reports what a table
+really holds. Tables travel and spill as Arrow IPC streams through
+distributed's ``dask`` serializer family (``distributed.protocol.arrow``), which
+writes only the visible part of each buffer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+
+# A table is copied when its buffers exceed its visible bytes by this factor (plus
+# a small constant, so tiny tables are never copied for nothing).
+_SLACK_RATIO = 1.25
+_SLACK_BYTES = 64 * 1024
+# Fixed per-object overhead reported on top of the buffers (schema, Python objects).
+_TABLE_OVERHEAD = 1000
+
+
+def compact_table(table: Any) -> Any:
+    """Return ``table`` with buffers of its own when it drags a larger parent's.
+
+    Parameters
+    ----------
+    table : pyarrow.Table or any
+        A kernel output; anything that is not a table is returned unchanged.
+
+    Returns
+    -------
+    pyarrow.Table or any
+        The same object when it is already compact, else an equal table whose
+        buffers hold only its rows.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> big = pa.table({"x": list(range(100_000))})
+    >>> small = compact_table(big.slice(0, 10))
+    >>> small.get_total_buffer_size() < 1000, small.equals(big.slice(0, 10))
+    (True, True)
+    """
+    if not isinstance(table, pa.Table):
+        return table
+    held = table.get_total_buffer_size()
+    if held <= table.nbytes * _SLACK_RATIO + _SLACK_BYTES:
+        return table
+    # concat_arrays always allocates new buffers sized to the visible rows, also
+    # for a single chunk (combine_chunks would return the slice unchanged).
+    columns = [
+        pa.concat_arrays(column.chunks) if column.num_chunks else pa.array([], column.type)
+        for column in table.columns
+    ]
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def execute_kernel(kernel: Callable[..., Any], num_outputs: int, *args: Any) -> Any:
+    """Run one plan task on a worker and make its output(s) compact.
+
+    Parameters
+    ----------
+    kernel : callable
+        The task's top-level kernel.
+    num_outputs : int
+        1 for a partition, N for a split returning a list of N bucket tables.
+    *args
+        The kernel's arguments, references already replaced by partitions.
+    """
+    result = kernel(*args)
+    if num_outputs == 1:
+        return compact_table(result)
+    buckets = list(result)
+    if len(buckets) != num_outputs:
+        raise ValueError(
+            f"kernel {getattr(kernel, '__name__', kernel)!r} returned {len(buckets)} "
+            f"buckets, but its task declares num_outputs={num_outputs}"
+        )
+    return [compact_table(bucket) for bucket in buckets]
+
+
+def select_bucket(buckets: list[Any], index: int) -> Any:
+    """One bucket of a split task's output (a graph task of its own)."""
+    return buckets[index]
+
+
+def sizeof_table(table: pa.Table) -> int:
+    """Bytes a table keeps alive: every buffer it references, slices included."""
+    return int(table.get_total_buffer_size()) + _TABLE_OVERHEAD
+
+
+def register_sizeof() -> None:
+    """Make ``dask.sizeof`` report :func:`sizeof_table` for Arrow tables.
+
+    dask registers its own pyarrow sizeof lazily, on the first table it sees; the
+    lazy registration is forced first so that ours is the one that stays.
+    """
+    from dask.sizeof import sizeof
+
+    sizeof.dispatch(pa.Table)
+    sizeof.register(pa.Table)(sizeof_table)
+
+
+register_sizeof()

@@ -1,0 +1,226 @@
+"""The Dask runner: a spillframe PhysicalPlan as one Dask distributed graph.
+
+Examples
+--------
+>>> import spillframe
+>>> runner = spillframe.set_runner("dask", n_workers=2, threads_per_worker=1,
+...                                memory_limit="1 GiB")        # doctest: +SKIP
+>>> runner.dashboard_link                                      # doctest: +SKIP
+'http://127.0.0.1:40745/status'
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import dask
+import distributed
+import pyarrow as pa
+from dask.utils import format_bytes, parse_bytes
+from distributed.scheduler import KilledWorker
+
+from spillframe.errors import RunnerError
+from spillframe.physical.plan import PhysicalPlan
+from spillframe.runners.base import Runner
+from spillframe_dask.graph import DaskGraph, TaskInfo, build_graph
+from spillframe_dask.options import DaskRunnerOptions
+from spillframe_dask.resources import WorkerCapacity, annotator, check_requests, read_capacities
+from spillframe_dask.spill import TOPIC, SpillReporter, log_spill_event
+
+logger = logging.getLogger("spillframe")
+
+
+class DaskRunner(Runner):
+    """Runs plans on a Dask cluster: a LocalCluster it starts, or one at ``address``.
+
+    Parameters
+    ----------
+    **options
+        See :class:`spillframe_dask.options.DaskRunnerOptions`; an unknown option
+        raises TypeError listing the valid ones.
+    """
+
+    name = "dask"
+
+    def __init__(self, **options: Any) -> None:
+        self.config = DaskRunnerOptions.from_kwargs(options)
+        super().__init__(**options)
+        self.cluster: distributed.LocalCluster | None = None
+        self.client: distributed.Client | None = None
+        try:
+            self._connect()
+        except BaseException:
+            self.close()
+            raise
+        atexit.register(self.close)
+        logger.info("Dask runner started; dashboard at %s", self.dashboard_link)
+
+    # -- cluster ------------------------------------------------------------
+
+    def _connect(self) -> None:
+        cfg = self.config
+        if cfg.address is not None:
+            self.client = distributed.Client(
+                cfg.address, security=cfg.security, set_as_default=False
+            )
+        else:
+            self.cluster = _start_local_cluster(cfg)
+            self.client = distributed.Client(
+                self.cluster, security=cfg.security, set_as_default=False
+            )
+        self.client.register_plugin(SpillReporter(interval=cfg.spill_alert_interval))
+        self.client.subscribe_topic(TOPIC, log_spill_event)
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The dashboard's ``/status`` URL (None when the dashboard is disabled)."""
+        if self.client is None:
+            return None
+        try:
+            return self.client.dashboard_link
+        except (KeyError, AttributeError):
+            return None
+
+    def workers(self) -> list[WorkerCapacity]:
+        """What each connected worker offers: CPUs, GPUs and memory."""
+        return read_capacities(self._require_client().scheduler_info())
+
+    def close(self) -> None:
+        """Close the client and the LocalCluster the runner started (idempotent)."""
+        atexit.unregister(self.close)
+        client, self.client = self.client, None
+        cluster, self.cluster = self.cluster, None
+        if client is not None:
+            # The connection may be gone already (scheduler closed first).
+            with contextlib.suppress(Exception):
+                client.unsubscribe_topic(TOPIC)
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+    def _require_client(self) -> distributed.Client:
+        if self.client is None:
+            raise RunnerError("this dask runner is closed; create a new one with set_runner_dask()")
+        return self.client
+
+    # -- queries --------------------------------------------------------------
+
+    def run(self, plan: PhysicalPlan) -> Iterator[pa.Table]:
+        """Submit ``plan`` as one graph and stream its output partitions in order.
+
+        Resource requests are checked against the workers before anything runs;
+        a request no worker can satisfy raises ResourceError at once.
+        """
+        client = self._require_client()
+        capacities = self.workers()
+        check_requests(plan, capacities)
+        graph = build_graph(plan, annotator(capacities))
+        return self._stream(client, plan.name, graph)
+
+    def _stream(
+        self, client: distributed.Client, name: str, graph: DaskGraph
+    ) -> Iterator[pa.Table]:
+        with distributed.span(name):
+            futures: list[distributed.Future | None] = list(
+                client.get(graph.graph, graph.output_keys, sync=False)
+            )
+        try:
+            for index in range(len(futures)):
+                future = futures[index]
+                try:
+                    table = future.result()
+                except KilledWorker as exc:
+                    raise RunnerError(_killed_message(exc, graph.tasks)) from exc
+                # Release the worker-side copy before the consumer asks for more.
+                futures[index] = None
+                future.release()
+                yield table
+        finally:
+            remaining = [f for f in futures if f is not None]
+            if remaining and self.client is not None:
+                client.cancel(remaining)
+
+
+def _start_local_cluster(cfg: DaskRunnerOptions) -> distributed.LocalCluster:
+    n_workers, threads = _cluster_shape(cfg.n_workers, cfg.threads_per_worker)
+    memory = _memory_limit(cfg.memory_limit, threads, n_workers * threads)
+    resources: dict[str, float] = {"CPU": threads, "GPU": _gpu_count()}
+    if memory:
+        resources["MEMORY"] = memory
+    config: dict[str, Any] = dict(cfg.threshold_config())
+    if cfg.allowed_failures is not None:
+        config["distributed.scheduler.allowed-failures"] = cfg.allowed_failures
+    kwargs: dict[str, Any] = {}
+    if cfg.spill_dir is not None:
+        kwargs["local_directory"] = cfg.spill_dir
+    if cfg.security is not None:
+        kwargs["security"] = cfg.security
+    # Nannies copy the config when they are created and hand it to every worker
+    # process they (re)start, so the thresholds hold for replaced workers too.
+    with dask.config.set(config):
+        return distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=threads,
+            processes=True,
+            memory_limit=memory if memory else 0,
+            dashboard_address=cfg.dashboard_address,
+            resources=resources,
+            **kwargs,
+        )
+
+
+def _cluster_shape(n_workers: int | None, threads: int | None) -> tuple[int, int]:
+    from dask.system import CPU_COUNT
+    from distributed.deploy.utils import nprocesses_nthreads
+
+    if n_workers is None and threads is None:
+        return nprocesses_nthreads()
+    if threads is None:
+        return n_workers, max(1, CPU_COUNT // n_workers)
+    if n_workers is None:
+        return max(1, CPU_COUNT // threads), threads
+    return n_workers, threads
+
+
+def _memory_limit(memory_limit: int | str | None, threads: int, total_threads: int) -> int:
+    """Bytes per worker; the machine's memory split by threads when not given."""
+    from distributed.system import MEMORY_LIMIT
+
+    if memory_limit is None or memory_limit == "auto":
+        return int(MEMORY_LIMIT * min(1.0, threads / max(total_threads, 1)))
+    if isinstance(memory_limit, str):
+        return parse_bytes(memory_limit)
+    return int(memory_limit)
+
+
+def _gpu_count() -> int:
+    try:
+        from distributed.diagnostics import nvml
+
+        return int(nvml.device_get_count())
+    except Exception:  # noqa: BLE001 - no NVML, no driver, no GPU: all mean zero
+        return 0
+
+
+def _killed_message(exc: KilledWorker, tasks: dict[Any, TaskInfo]) -> str:
+    info = tasks.get(exc.task)
+    what = info.describe() if info is not None else f"task {exc.task!r}"
+    failures = exc.allowed_failures + 1
+    try:
+        limit = exc.last_worker.memory_limit
+        memory = f" of {format_bytes(limit)} each" if limit else ""
+    except AttributeError:
+        memory = ""
+    return (
+        f"{what} kept killing workers: {failures} worker(s){memory} died while running it "
+        f"(last: {getattr(exc.last_worker, 'address', exc.last_worker)}). This usually means "
+        "it needs more memory than a worker has. Remedies: give each worker more memory "
+        "(memory_limit= in set_runner_dask, or fewer threads per worker); split the data "
+        "into smaller partitions with df.into_partitions(df.num_partitions() * 2) before "
+        "this operator; or, if a UDF is involved, declare its need with "
+        "@udf(memory_bytes=...) so the scheduler reserves that memory."
+    )

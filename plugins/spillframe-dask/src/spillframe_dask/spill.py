@@ -1,0 +1,132 @@
+"""Spill alerts: workers report what they wrote to disk, the client logs it.
+
+Each worker's :class:`SpillReporter` polls the counters its ``SpillBuffer``
+keeps of disk writes (``cumulative_metrics[("disk-write", ...)]``, fed both when
+managed memory passes the ``target`` threshold and when the memory monitor
+evicts past ``spill``). At most once per ``interval`` seconds it publishes what
+was written since its last report as a worker event on :data:`TOPIC`; the client
+turns each event into one line on the ``spillframe`` logger::
+
+    Spilled 1690 MiB, 9 objects, write throughput 576 MiB/s (worker tcp://...)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+from tornado.ioloop import PeriodicCallback
+
+logger = logging.getLogger("spillframe")
+
+TOPIC = "spillframe-spill"
+MIB = 1024**2
+
+
+@dataclass(frozen=True, slots=True)
+class SpillCounters:
+    """Cumulative disk writes of one worker's spill buffer."""
+
+    bytes: float = 0.0
+    count: float = 0.0
+    seconds: float = 0.0
+
+    def __sub__(self, other: SpillCounters) -> SpillCounters:
+        return SpillCounters(
+            self.bytes - other.bytes, self.count - other.count, self.seconds - other.seconds
+        )
+
+
+def read_counters(data: Any) -> SpillCounters | None:
+    """The spill counters of ``worker.data``; None when it does not spill."""
+    metrics = getattr(data, "cumulative_metrics", None)
+    if metrics is None:
+        return None
+    return SpillCounters(
+        metrics.get(("disk-write", "bytes"), 0.0),
+        metrics.get(("disk-write", "count"), 0.0),
+        metrics.get(("disk-write", "seconds"), 0.0),
+    )
+
+
+def format_alert(event: dict[str, Any]) -> str:
+    """The log line for one spill event.
+
+    Examples
+    --------
+    >>> format_alert({"bytes": 1690 * MIB, "count": 9, "seconds": 1690 / 576,
+    ...               "worker": "tcp://127.0.0.1:4000"})
+    'Spilled 1690 MiB, 9 objects, write throughput 576 MiB/s (worker tcp://127.0.0.1:4000)'
+    """
+    spilled = event["bytes"] / MIB
+    throughput = spilled / event["seconds"] if event["seconds"] > 0 else float("inf")
+    return (
+        f"Spilled {spilled:.0f} MiB, {int(event['count'])} objects, "
+        f"write throughput {throughput:.0f} MiB/s (worker {event['worker']})"
+    )
+
+
+class SpillReporter(WorkerPlugin):
+    """Publishes a worker's spilling at most once every ``interval`` seconds.
+
+    Parameters
+    ----------
+    interval : float
+        Minimum seconds between two reports of one worker.
+    poll : float
+        Seconds between two looks at the counters.
+    """
+
+    name = "spillframe-spill-reporter"
+    idempotent = True
+
+    def __init__(self, interval: float = 5.0, poll: float = 0.5) -> None:
+        self.interval = interval
+        self.poll = poll
+        self._worker: Any = None
+        self._callback: PeriodicCallback | None = None
+        self._reported = SpillCounters()
+        self._last_report = float("-inf")
+
+    def setup(self, worker: Any) -> None:
+        # Importing the plugin's package registers the compact-table sizeof here too.
+        import spillframe_dask.partitions  # noqa: F401
+
+        self._worker = worker
+        self._reported = read_counters(worker.data) or SpillCounters()
+        self._callback = PeriodicCallback(self.check, self.poll * 1000)
+        self._callback.start()
+
+    def teardown(self, worker: Any) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+    def check(self) -> None:
+        """Publish what was spilled since the last report, if it is time to."""
+        counters = read_counters(self._worker.data)
+        if counters is None:
+            return
+        new = counters - self._reported
+        now = time.monotonic()
+        if new.count <= 0 or now - self._last_report < self.interval:
+            return
+        self._reported, self._last_report = counters, now
+        self._worker.log_event(
+            TOPIC,
+            {
+                "bytes": new.bytes,
+                "count": new.count,
+                "seconds": new.seconds,
+                "worker": self._worker.address,
+            },
+        )
+
+
+def log_spill_event(event: tuple[float, dict[str, Any]]) -> None:
+    """Client-side handler of :data:`TOPIC` events: one warning line each."""
+    _, message = event
+    logger.warning(format_alert(message))

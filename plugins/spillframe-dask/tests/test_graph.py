@@ -1,0 +1,102 @@
+"""Plan -> Dask graph translation (no cluster needed)."""
+
+from __future__ import annotations
+
+import sfdask_kernels as k
+from dask.utils import key_split
+from spillframe_dask.graph import build_graph, new_token
+from spillframe_dask.resources import WorkerCapacity, annotator
+
+from spillframe.physical.plan import PhysicalPlan, ResourceRequest, StageBuilder, Task, TaskRef
+
+
+def no_resources(request):
+    return None
+
+
+def test_keys_carry_operator_words_and_per_query_token():
+    plan = k.shuffle_plan(parts=2, buckets=2)
+    graph = build_graph(plan, no_resources, token="abc123")
+    keys = list(graph.graph.to_dict())
+    assert {key_split(key) for key in keys} == {
+        "scan-range",
+        "hash-split",
+        "hash-split-bucket",
+        "concat-buckets",
+    }
+    assert all("abc123" in key[0] for key in keys)
+    assert graph.output_keys == [("concat-buckets-abc123-2", 0), ("concat-buckets-abc123-2", 1)]
+
+
+def test_bucket_tasks_only_for_read_outputs():
+    b = StageBuilder()
+    scan = b.add("scan-range", [Task(k.make_range, (0, 10), "scan-range")])
+    split = b.add(
+        "hash-split", [Task(k.split_by_y, (TaskRef(scan.id, 0), 4), "hash-split", num_outputs=4)]
+    )
+    out = b.add("take-bucket", [Task(k.concat, (TaskRef(split.id, 0, output=2),), "take-bucket")])
+    graph = build_graph(PhysicalPlan(b.stages, out.id), no_resources, token="t0")
+    buckets = [key for key in graph.graph.to_dict() if key_split(key) == "hash-split-bucket"]
+    assert buckets == [("hash-split-bucket-t0-1", 0, 2)]
+    assert (
+        graph.tasks[buckets[0]].describe()
+        == "operator 'hash-split' (stage 1, partition 0, bucket 2)"
+    )
+
+
+def test_two_stages_with_one_operator_word_do_not_collide():
+    b = StageBuilder()
+    left = b.add("scan-range", [Task(k.make_range, (0, 5), "scan-range")])
+    right = b.add("scan-range", [Task(k.make_range, (5, 9), "scan-range")])
+    out = b.add("concat", [Task(k.concat, (TaskRef(left.id, 0), TaskRef(right.id, 0)), "concat")])
+    graph = build_graph(PhysicalPlan(b.stages, out.id), no_resources)
+    assert len(graph.graph.to_dict()) == 3
+
+
+def test_unreachable_tasks_are_left_out():
+    b = StageBuilder()
+    b.add("scan-range", [Task(k.make_range, (0, 5), "scan-range")])
+    out = b.add("scan-other", [Task(k.make_range, (0, 5), "scan-other")])
+    graph = build_graph(PhysicalPlan(b.stages, out.id), no_resources)
+    assert {key_split(key) for key in graph.graph.to_dict()} == {"scan-other"}
+
+
+def test_resource_requests_become_layer_annotations():
+    capacity = WorkerCapacity("tcp://w", 2, 0, 2**30, frozenset({"CPU", "GPU", "MEMORY"}))
+    request = ResourceRequest(num_cpus=1, memory_bytes=2**20)
+    plan = k.single_stage_plan(k.make_range, [(0, 3), (3, 6)], name="udf-score", resources=request)
+    graph = build_graph(plan, annotator([capacity]))
+    annotations = [layer.annotations["resources"] for layer in graph.graph.layers.values()]
+    assert annotations == [{"CPU": 1.0, "MEMORY": 2**20}]
+
+
+def test_tasks_are_prioritised_by_the_first_output_partition_that_needs_them():
+    plan = k.shuffle_plan(parts=2, buckets=3)
+    graph = build_graph(plan, no_resources, token="p0")
+    priority = {
+        key: layer.annotations["priority"](key)
+        for layer in graph.graph.layers.values()
+        for key in layer
+    }
+    by_prefix = {}
+    for key, value in priority.items():
+        by_prefix.setdefault(key_split(key), set()).add(value)
+    # Every split feeds output 0; the outputs themselves run in order.
+    assert by_prefix["scan-range"] == by_prefix["hash-split"] == {0}
+    assert by_prefix["concat-buckets"] == {0, -1, -2}
+    # Bucket selection runs as soon as its split does, freeing the bucket list.
+    assert by_prefix["hash-split-bucket"] == {0}
+
+
+def test_default_requests_are_not_annotated():
+    capacity = WorkerCapacity("tcp://w", 2, 0, 2**30, frozenset({"CPU", "GPU", "MEMORY"}))
+    assert annotator([capacity])(ResourceRequest()) is None
+    # A cluster that declares no MEMORY resource: reserving it would hang forever.
+    bare = WorkerCapacity("tcp://w", 2, 0, 2**30, frozenset())
+    assert annotator([bare])(ResourceRequest(memory_bytes=10)) is None
+
+
+def test_tokens_differ_and_are_dropped_by_key_split():
+    tokens = {new_token() for _ in range(100)}
+    assert len(tokens) == 100
+    assert all(key_split(f"hash-join-{t}-3") == "hash-join" for t in tokens)

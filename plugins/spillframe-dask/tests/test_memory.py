@@ -1,0 +1,88 @@
+"""Spilling and dying workers, on a dedicated one-worker cluster."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+import pytest
+import sfdask_kernels as k
+from spillframe.errors import RunnerError
+from spillframe.physical.plan import PhysicalPlan, StageBuilder, Task, TaskRef
+
+from spillframe_dask.runner import DaskRunner
+
+MIB = 1024**2
+ALERT = re.compile(
+    r"^Spilled \d+ MiB, \d+ objects, write throughput \d+ MiB/s \(worker tcp://[\d.:]+\)$"
+)
+
+
+@pytest.fixture(scope="module")
+def small_runner(tmp_path_factory):
+    # Managed memory above 5% of 1 GiB (~51 MiB) goes to disk; no pause or kill, so
+    # the test is about spilling alone. One allowed failure: the second death fails.
+    runner = DaskRunner(
+        n_workers=1,
+        threads_per_worker=1,
+        memory_limit="1 GiB",
+        memory_target=0.05,
+        memory_spill=False,
+        memory_pause=False,
+        memory_terminate=False,
+        allowed_failures=0,
+        spill_dir=str(tmp_path_factory.mktemp("spill")),
+        spill_alert_interval=1.0,
+        dashboard_address=None,
+    )
+    yield runner
+    runner.close()
+
+
+def spilling_plan(parts: int, nbytes: int) -> PhysicalPlan:
+    b = StageBuilder()
+    scan = b.add("make-bytes", [Task(k.make_bytes, (nbytes, i), "make-bytes") for i in range(parts)])
+    out = b.add(
+        "count-rows",
+        [Task(k.count_rows, tuple(TaskRef(scan.id, i) for i in range(parts)), "count-rows")],
+    )
+    return PhysicalPlan(b.stages, out.id, name="spill-test")
+
+
+def test_spilling_is_logged_on_the_spillframe_logger(small_runner, caplog):
+    caplog.set_level(logging.WARNING, logger="spillframe")
+    start = time.monotonic()
+    (out,) = small_runner.run(spilling_plan(parts=8, nbytes=16 * MIB))
+    assert out.column("rows").to_pylist() == [8 * 16 * MIB // 8]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = [r.getMessage() for r in caplog.records if r.name == "spillframe"]
+        if lines:
+            break
+        time.sleep(0.2)
+    elapsed = time.monotonic() - start
+    lines = [r.getMessage() for r in caplog.records if r.name == "spillframe"]
+    assert lines, "no spill alert was logged"
+    assert all(ALERT.match(line) for line in lines), lines
+    spilled = sum(int(line.split()[1]) for line in lines)
+    assert spilled >= 16  # at least one 16 MiB partition went to disk
+    # At most one line per spill_alert_interval (1 s) per worker.
+    assert len(lines) <= elapsed / 1.0 + 1
+
+
+def test_retries_exhausted_names_operator_partition_and_remedies(small_runner):
+    b = StageBuilder()
+    scan = b.add("scan-range", [Task(k.make_range, (0, 10), "scan-range")])
+    boom = b.add("explode-udf", [Task(k.exit_always, (TaskRef(scan.id, 0),), "explode-udf")])
+    plan = PhysicalPlan(b.stages, boom.id, name="always-dies")
+    with pytest.raises(RunnerError) as info:
+        list(small_runner.run(plan))
+    message = str(info.value)
+    assert "operator 'explode-udf' (stage 1, partition 0) kept killing workers" in message
+    assert "1 worker(s) of 1.00 GiB each died" in message
+    for remedy in ("more memory", "into_partitions", "memory_bytes"):
+        assert remedy in message
+    # The nanny replaced the worker: the cluster still answers.
+    (out,) = small_runner.run(k.single_stage_plan(k.make_range, [(0, 3)]))
+    assert out.num_rows == 3

@@ -1,0 +1,67 @@
+"""Compact partitions, their sizeof and their serialization."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+import sfdask_kernels as k
+from dask.sizeof import sizeof
+from distributed.protocol import serialize
+from spillframe_dask.partitions import compact_table, execute_kernel
+
+
+@pytest.fixture
+def big():
+    return pa.table(
+        {
+            "x": pa.array(range(500_000), pa.int64()),
+            "s": pa.array([f"row {i}" for i in range(500_000)]),
+        }
+    )
+
+
+def test_slice_is_copied_into_own_buffers(big):
+    part = big.slice(1000, 100)
+    compact = compact_table(part)
+    assert compact.equals(part)
+    assert compact.schema == part.schema
+    assert compact.get_total_buffer_size() < 2 * part.nbytes + 1024
+    assert part.get_total_buffer_size() > 100 * compact.get_total_buffer_size()
+
+
+def test_compact_table_is_returned_as_is(big):
+    assert compact_table(big) is big
+    assert compact_table("not a table") == "not a table"
+
+
+def test_compacting_keeps_empty_and_chunked_columns():
+    table = pa.concat_tables([pa.table({"a": [1, 2, 3]}), pa.table({"a": [4, 5, 6]})])
+    empty = table.slice(0, 0)
+    assert compact_table(table.slice(1, 4)).to_pydict() == {"a": [2, 3, 4, 5]}
+    assert compact_table(empty).num_rows == 0
+
+
+def test_execute_kernel_compacts_every_bucket(big):
+    buckets = execute_kernel(k.split_slices, 4, big, 4)
+    assert sum(b.num_rows for b in buckets) == big.num_rows
+    held = sum(b.get_total_buffer_size() for b in buckets)
+    assert held < 1.2 * big.get_total_buffer_size()
+
+
+def test_execute_kernel_checks_bucket_count(big):
+    with pytest.raises(ValueError, match="returned 4 buckets, but its task declares num_outputs=3"):
+        execute_kernel(k.split_slices, 3, big, 4)
+
+
+def test_sizeof_counts_what_a_table_keeps_alive(big):
+    part = big.slice(0, 10)
+    assert sizeof(part) >= big.get_total_buffer_size()
+    assert sizeof(compact_table(part)) < 10_000
+    assert abs(sizeof(big) - big.nbytes) < 0.05 * big.nbytes
+
+
+def test_a_slice_serializes_without_its_parent(big):
+    part = big.slice(0, 1000)
+    header, frames = serialize(part)
+    assert header["serializer"] == "dask"  # Arrow IPC, not pickle
+    assert sum(memoryview(f).nbytes for f in frames) < 4 * part.nbytes + 4096

@@ -1,0 +1,157 @@
+"""The Dask runner on hand-built plans, on one session-wide LocalCluster."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+
+import pyarrow as pa
+import pytest
+import sfdask_kernels as k
+from spillframe_dask.runner import DaskRunner
+
+from spillframe.errors import ResourceError
+from spillframe.physical.plan import PhysicalPlan, ResourceRequest, StageBuilder, Task, TaskRef
+
+GIB = 1024**3
+
+
+def test_shuffle_plan_streams_every_row_in_partition_order(dask_runner):
+    parts = list(dask_runner.run(k.shuffle_plan(rows=1000, parts=4, buckets=4)))
+    assert len(parts) == 4
+    # Output partition j holds exactly bucket j (y % 4 == j) of every input.
+    for j, part in enumerate(parts):
+        assert set(part.column("y").to_pylist()) <= {j, j + 4}
+    rows = sorted(x for part in parts for x in part.column("x").to_pylist())
+    assert rows == list(range(1000))
+
+
+def test_task_prefixes_are_operator_words_and_query_is_a_span(dask_runner, scheduler):
+    list(dask_runner.run(k.shuffle_plan(name="prefix-query")))
+    prefixes = set(scheduler(lambda s: list(s.task_prefixes)))
+    assert {"scan-range", "hash-split", "hash-split-bucket", "concat-buckets"} <= prefixes
+    spans = scheduler(lambda s: [sp.name for sp in s.extensions["spans"].spans.values()])
+    assert ("prefix-query",) in spans
+
+
+def test_dashboard_status_page_is_served(dask_runner):
+    link = dask_runner.dashboard_link
+    assert link.endswith("/status")
+    with urllib.request.urlopen(link, timeout=10) as response:
+        assert response.status == 200
+        assert b"bokeh" in response.read().lower()
+
+
+def test_literal_tuples_reach_kernels_unchanged(dask_runner):
+    # A tuple shaped like a (legacy) task or a key must stay a literal.
+    literal = (k.make_range, "scan-range", 0)
+    plan = k.single_stage_plan(k.echo_literal, [(literal,)])
+    (out,) = dask_runner.run(plan)
+    assert out.to_pydict() == {
+        "type": ["function", "str", "int"],
+        "repr": ["make_range", "'scan-range'", "0"],
+    }
+
+
+def test_kernel_errors_keep_their_type(dask_runner):
+    plan = k.single_stage_plan(k.fail_with, [("bad row 7",)])
+    with pytest.raises(ValueError, match="bad row 7"):
+        list(dask_runner.run(plan))
+
+
+def test_request_no_worker_fits_fails_before_running(dask_runner):
+    plan = k.single_stage_plan(
+        k.make_range,
+        [(0, 1)],
+        name="udf-project",
+        resources=ResourceRequest(memory_bytes=3 * GIB),
+        label="score",
+    )
+    with pytest.raises(
+        ResourceError,
+        match=r"'score' requests 1 CPUs, 0 GPUs, 3.00 GiB.*largest worker "
+        r"has tcp://.*: 1 CPUs, 0 GPUs, 1.00 GiB",
+    ):
+        dask_runner.run(plan)  # raised by run() itself, before any task is submitted
+
+
+def test_gpu_request_on_cpu_cluster_fails(dask_runner):
+    plan = k.single_stage_plan(
+        k.make_range, [(0, 1)], name="udf-project", resources=ResourceRequest(num_gpus=1)
+    )
+    with pytest.raises(ResourceError, match="'udf-project' requests 1 CPUs, 1 GPUs"):
+        dask_runner.run(plan)
+
+
+def test_memory_request_becomes_a_worker_resource(dask_runner):
+    request = ResourceRequest(num_cpus=1, memory_bytes=600 * 1024**2)
+    plan = k.single_stage_plan(
+        k.report_restrictions, [(i,) for i in range(3)], name="udf-project", resources=request
+    )
+    out = pa.concat_tables(dask_runner.run(plan))
+    assert out.column("memory").to_pylist() == [600 * 1024**2] * 3
+    assert out.column("cpu").to_pylist() == [1.0] * 3
+
+
+def test_workers_report_compact_sizes(dask_runner):
+    (out,) = dask_runner.run(k.single_stage_plan(k.report_sizeof, [(8 * 1024**2,)]))
+    assert out.column("slice")[0].as_py() > 8 * 1024**2
+    assert out.column("compact")[0].as_py() < 10_000
+
+
+def test_closing_the_stream_early_cancels_the_rest(dask_runner, scheduler, tmp_path):
+    n = 16
+    b = StageBuilder()
+    scan = b.add("scan-range", [Task(k.make_range, (i, i + 1), "scan-range") for i in range(n)])
+    slow = b.add(
+        "slow-op",
+        [
+            Task(k.sleep_then, (TaskRef(scan.id, i), 0.25, str(tmp_path), i), "slow-op")
+            for i in range(n)
+        ],
+    )
+    stream = dask_runner.run(PhysicalPlan(b.stages, slow.id, name="early-stop"))
+    first = next(stream)
+    assert first.column("x").to_pylist() == [0]
+    stream.close()
+    time.sleep(1.0)
+    ran = len(list(tmp_path.glob("ran-*")))
+    assert ran < n / 2, f"{ran} of {n} partitions ran after the consumer stopped"
+    left = scheduler(lambda s: [key for key in s.tasks if "slow-op" in str(key)])
+    assert left == []
+
+
+def test_killed_worker_work_is_recomputed(dask_runner, tmp_path):
+    marker = tmp_path / "killed-once"
+    b = StageBuilder()
+    scan = b.add(
+        "scan-range", [Task(k.make_range, (i * 100, (i + 1) * 100), "scan-range") for i in range(4)]
+    )
+    kill = b.add(
+        "exit-once",
+        [Task(k.exit_once, (str(marker), *[TaskRef(scan.id, i) for i in range(4)]), "exit-once")],
+    )
+    (out,) = dask_runner.run(PhysicalPlan(b.stages, kill.id, name="killed-worker"))
+    assert marker.exists()  # the first attempt did kill its worker
+    assert sorted(out.column("x").to_pylist()) == list(range(400))
+
+
+def test_second_runner_connects_by_address_and_leaves_the_cluster_up(dask_runner):
+    address = dask_runner.cluster.scheduler_address
+    other = DaskRunner(address=address)
+    try:
+        parts = list(other.run(k.shuffle_plan(rows=100, parts=2, buckets=2)))
+        assert sum(p.num_rows for p in parts) == 100
+    finally:
+        other.close()
+    assert len(list(dask_runner.run(k.shuffle_plan(rows=100, parts=2, buckets=2)))) == 2
+
+
+def test_closed_runner_refuses_queries():
+    runner = DaskRunner(
+        n_workers=1, threads_per_worker=1, memory_limit="512 MiB", dashboard_address=None
+    )
+    runner.close()
+    runner.close()  # idempotent
+    with pytest.raises(RuntimeError, match="this dask runner is closed"):
+        runner.run(k.shuffle_plan())
