@@ -1,0 +1,123 @@
+"""Engines a TPC-H benchmark can run: spillframe's runners and the peers.
+
+An :class:`Engine` is built once per worker process, then asked to run queries by
+number and return the answer as a ``pyarrow.Table``. The time it reports covers
+planning, execution and materializing the result, nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from benchmarks.tpch.queries import QUERIES, make_get_table
+
+SPILLFRAME_PREFIX = "spillframe-"
+
+
+class EngineUnavailable(RuntimeError):
+    """Raised when an engine cannot run on this machine; the message says why."""
+
+
+class QueryUnsupported(RuntimeError):
+    """Raised when an engine cannot express a query; the message says why."""
+
+
+class Engine:
+    """Base class: set up from table paths, run queries by number.
+
+    Parameters
+    ----------
+    paths : mapping
+        ``{table: parquet path}``.
+    options : mapping
+        Engine-specific options (e.g. a runner's ``n_workers``).
+    """
+
+    name = "engine"
+
+    def __init__(self, paths: Mapping[str, str], options: Mapping[str, Any] | None = None):
+        self.paths = dict(paths)
+        self.options = dict(options or {})
+
+    def execute(self, qnum: int) -> pa.Table:
+        """Run one query and return its answer."""
+        raise NotImplementedError
+
+    def run(self, qnum: int) -> tuple[float, pa.Table]:
+        """Run one query; return ``(seconds, answer)``."""
+        start = time.perf_counter()
+        table = self.execute(qnum)
+        return time.perf_counter() - start, table
+
+    def close(self) -> None:
+        """Release clusters, connections and other resources."""
+
+
+class SpillframeEngine(Engine):
+    """spillframe on one of its runners (``py``, ``dask`` or a plugin)."""
+
+    def __init__(self, paths: Mapping[str, str], options: Mapping[str, Any] | None = None):
+        super().__init__(paths, options)
+        try:
+            import spillframe
+        except ImportError as exc:
+            raise EngineUnavailable(f"spillframe is not importable: {exc}") from exc
+        runner = self.options.pop("runner", "py")
+        available = list(spillframe.available_runners())
+        if runner not in available:
+            raise EngineUnavailable(
+                f"spillframe runner {runner!r} is not registered (available: {available})"
+            )
+        spillframe.set_runner(runner, **self.options)
+        self.name = f"{SPILLFRAME_PREFIX}{runner}"
+        self._get_table = make_get_table(spillframe, self.paths)
+
+    def execute(self, qnum: int) -> pa.Table:
+        return QUERIES[qnum](self._get_table).to_arrow()
+
+
+class DaftEngine(Engine):
+    """Daft's native runner on the same query functions as spillframe."""
+
+    name = "daft"
+
+    def __init__(self, paths: Mapping[str, str], options: Mapping[str, Any] | None = None):
+        super().__init__(paths, options)
+        try:
+            import daft
+        except ImportError as exc:
+            raise EngineUnavailable("daft is not installed (pip install 'daft<0.7')") from exc
+        if not hasattr(daft.col("x"), "str"):
+            raise EngineUnavailable(
+                f"daft {daft.__version__} dropped the .str/.dt expression namespaces the "
+                "queries use; install daft<0.7"
+            )
+        self._get_table = make_get_table(daft, self.paths)
+
+    def execute(self, qnum: int) -> pa.Table:
+        return QUERIES[qnum](self._get_table).to_arrow()
+
+
+def engine_class(name: str) -> type[Engine]:
+    """Return the engine class registered under ``name``."""
+    from benchmarks.tpch import peers
+
+    classes: dict[str, type[Engine]] = {"daft": DaftEngine, **peers.PEERS}
+    if name.startswith(SPILLFRAME_PREFIX):
+        return SpillframeEngine
+    if name not in classes:
+        choices = sorted([*classes, f"{SPILLFRAME_PREFIX}<runner>"])
+        raise ValueError(f"unknown engine {name!r}; choose from {choices}")
+    return classes[name]
+
+
+def make_engine(name: str, paths: Mapping[str, str], options: Mapping[str, Any]) -> Engine:
+    """Build the engine ``name`` (``spillframe-py``, ``duckdb``, ``polars``, ...)."""
+    options = dict(options)
+    if name.startswith(SPILLFRAME_PREFIX):
+        options["runner"] = name[len(SPILLFRAME_PREFIX) :]
+    return engine_class(name)(paths, options)
