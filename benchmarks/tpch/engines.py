@@ -67,12 +67,15 @@ class SpillframeEngine(Engine):
         except ImportError as exc:
             raise EngineUnavailable(f"spillframe is not importable: {exc}") from exc
         runner = self.options.pop("runner", "py")
-        available = list(spillframe.available_runners())
-        if runner not in available:
+        listed = getattr(spillframe, "available_runners", None)
+        if listed is not None and runner not in list(listed()):
             raise EngineUnavailable(
-                f"spillframe runner {runner!r} is not registered (available: {available})"
+                f"spillframe runner {runner!r} is not registered (available: {list(listed())})"
             )
-        spillframe.set_runner(runner, **self.options)
+        try:
+            spillframe.set_runner(runner, **self.options)
+        except (ImportError, KeyError, ValueError) as exc:
+            raise EngineUnavailable(f"spillframe.set_runner({runner!r}) failed: {exc}") from exc
         self.name = f"{SPILLFRAME_PREFIX}{runner}"
         self._get_table = make_get_table(spillframe, self.paths)
 
