@@ -1,0 +1,64 @@
+"""spillframe: a lazy, partitioned DataFrame engine on Apache Arrow for data larger
+than memory. Every query becomes one partitioned physical plan; runners (the local
+``py`` runner, or Dask through the ``spillframe-dask`` plugin) execute it.
+
+Examples
+--------
+>>> import spillframe as sf
+>>> df = sf.from_pydict({"k": ["a", "b", "a"], "v": [1, 2, 3]})
+>>> df.groupby("k").agg(sf.col("v").sum()).sort("k").to_pydict()
+{'k': ['a', 'b'], 'v': [4, 2]}
+"""
+
+from spillframe import config
+from spillframe.api.dataframe import DataFrame, GroupedDataFrame
+from spillframe.api.io import (
+    from_arrow,
+    from_pandas,
+    from_pydict,
+    from_pylist,
+    read_csv,
+    read_json,
+    read_parquet,
+)
+from spillframe.datatype import DataType
+from spillframe.errors import (
+    ExpressionTypeError,
+    ResourceError,
+    RunnerError,
+    SchemaError,
+    SourceError,
+    SpillError,
+    SpillframeError,
+)
+from spillframe.expr.expression import Expression, col, lit
+from spillframe.runners.base import (
+    Runner,
+    available_runners,
+    get_runner,
+    runner,
+    set_runner,
+    set_runner_py,
+)
+from spillframe.udf import UDF, Series, udf
+
+__version__ = "0.1.0"
+
+
+def set_runner_dask(address: str | None = None, **options: object) -> Runner:
+    """Run queries on Dask distributed (needs ``pip install spillframe-dask``).
+
+    With no ``address`` a LocalCluster is started; see the plugin's documentation
+    for its options (``n_workers``, ``memory_limit``, ``memory_spill``, ...).
+    """
+    return set_runner("dask", address=address, **options)
+
+
+__all__ = [
+    "DataFrame", "DataType", "Expression", "ExpressionTypeError", "GroupedDataFrame",
+    "ResourceError", "Runner", "RunnerError", "SchemaError", "Series", "SourceError",
+    "SpillError", "SpillframeError", "UDF", "available_runners", "col", "config",
+    "from_arrow", "from_pandas", "from_pydict", "from_pylist", "get_runner", "lit",
+    "read_csv", "read_json", "read_parquet", "runner", "set_runner", "set_runner_dask",
+    "set_runner_py", "udf",
+]

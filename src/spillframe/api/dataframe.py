@@ -1,0 +1,490 @@
+"""The DataFrame: a small immutable wrapper around a logical plan."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any, TextIO
+
+import pandas as pd
+import pyarrow as pa
+
+from spillframe.errors import SchemaError, missing_column_message
+from spillframe.expr.expression import Column, Expression, col
+from spillframe.logical import nodes as L
+
+ColumnLike = str | Expression
+
+
+def _to_expr(value: ColumnLike) -> Expression:
+    if isinstance(value, str):
+        return col(value)
+    if isinstance(value, Expression):
+        return value
+    raise TypeError(f"expected a column name or an expression, got {value!r}")
+
+
+def _flatten(args: tuple[Any, ...]) -> list[Any]:
+    """Accept ``f("a", "b")`` and ``f(["a", "b"])`` alike."""
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        return list(args[0])
+    return list(args)
+
+
+class DataFrame:
+    """A lazy, partitioned table. Every method returns a new DataFrame; nothing runs
+    until an eager call (``collect``, ``show``, ``to_pandas``, ``write_*``...).
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"x": [1, 2, 3], "y": ["a", "b", "c"]})
+    >>> df.where(sf.col("x") > 1).select("y").to_pydict()
+    {'y': ['b', 'c']}
+    """
+
+    __slots__ = ("_plan", "_cache")
+
+    def __init__(self, plan: L.LogicalPlan) -> None:
+        self._plan = plan
+        self._cache: list[pa.Table] | None = None
+
+    # -- plan access ------------------------------------------------------------------
+    @property
+    def _builder(self) -> L.LogicalPlan:
+        """The plan new queries start from: the cache once collected."""
+        if self._cache is not None:
+            return L.InMemorySource(tuple(self._cache), self._plan.schema)
+        return self._plan
+
+    def _new(self, plan: L.LogicalPlan) -> DataFrame:
+        return DataFrame(plan)
+
+    @property
+    def column_names(self) -> list[str]:
+        """Names of the columns, in order."""
+        return list(self._plan.schema.names)
+
+    def schema(self) -> pa.Schema:
+        """The schema the query will produce (known before anything runs)."""
+        return self._plan.schema
+
+    def __getitem__(self, name: str) -> Expression:
+        if not isinstance(name, str):
+            raise TypeError(f"df[...] takes a column name, got {name!r}")
+        self._check_columns([name])
+        return col(name)
+
+    def _check_columns(self, names: list[str]) -> None:
+        for name in names:
+            if name not in self._plan.schema.names:
+                raise SchemaError(missing_column_message(name, self.column_names))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f.name}: {f.type}" for f in self._plan.schema)
+        state = "materialized" if self._cache is not None else "lazy"
+        return f"DataFrame[{fields}] ({state})"
+
+    # -- projection ----------------------------------------------------------------------
+    def select(self, *columns: ColumnLike) -> DataFrame:
+        """Keep or compute these columns, in this order."""
+        exprs = [_to_expr(c) for c in _flatten(columns)]
+        if not exprs:
+            raise ValueError("select() needs at least one column")
+        return self._new(L.Project(self._builder, exprs=tuple(exprs)))
+
+    def with_columns(self, columns: Mapping[str, Expression]) -> DataFrame:
+        """Add or replace several columns at once (``{name: expression}``)."""
+        if not isinstance(columns, Mapping):
+            raise TypeError("with_columns takes a dict of {name: expression}")
+        new = {name: _to_expr(e).alias(name) if not isinstance(e, str) else col(e).alias(name)
+               for name, e in columns.items()}
+        exprs = [new.pop(n) if n in new else col(n) for n in self.column_names]
+        exprs.extend(new.values())
+        return self._new(L.Project(self._builder, exprs=tuple(exprs)))
+
+    def with_column(self, name: str, expr: Expression) -> DataFrame:
+        """Add (or replace) column ``name`` computed by ``expr``.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"x": [1, 2]}).with_column("y", sf.col("x") + 1).to_pydict()
+        {'x': [1, 2], 'y': [2, 3]}
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"with_column name must be a string, got {name!r}")
+        return self.with_columns({name: expr})
+
+    def with_column_renamed(self, existing: str, new: str) -> DataFrame:
+        """Rename one column."""
+        self._check_columns([existing])
+        exprs = [col(n).alias(new) if n == existing else col(n) for n in self.column_names]
+        return self._new(L.Project(self._builder, exprs=tuple(exprs)))
+
+    def exclude(self, *names: str) -> DataFrame:
+        """Drop these columns."""
+        names_list = _flatten(names)
+        self._check_columns(names_list)
+        keep = [col(n) for n in self.column_names if n not in names_list]
+        if not keep:
+            raise ValueError("exclude() would drop every column")
+        return self._new(L.Project(self._builder, exprs=tuple(keep)))
+
+    # -- rows ----------------------------------------------------------------------------------
+    def where(self, predicate: Expression | str) -> DataFrame:
+        """Keep rows where ``predicate`` is true (null counts as false)."""
+        return self._new(L.Filter(self._builder, predicate=_to_expr(predicate)))
+
+    filter = where
+
+    def limit(self, num: int) -> DataFrame:
+        """The first ``num`` rows."""
+        if not isinstance(num, int) or num < 0:
+            raise ValueError(f"limit needs an int >= 0, got {num!r}")
+        return self._new(L.Limit(self._builder, n=num))
+
+    def drop_null(self, *names: str) -> DataFrame:
+        """Drop rows with a null in any of ``names`` (every column when none given)."""
+        names_list = _flatten(names) or self.column_names
+        self._check_columns(names_list)
+        predicate = col(names_list[0]).not_null()
+        for name in names_list[1:]:
+            predicate = predicate & col(name).not_null()
+        return self.where(predicate)
+
+    def explode(self, *columns: ColumnLike) -> DataFrame:
+        """One row per element of these list columns (exploded together)."""
+        names = []
+        for c in _flatten(columns):
+            expr = _to_expr(c)
+            if not isinstance(expr, Column):
+                raise TypeError(f"explode takes column names, got {expr!r}")
+            names.append(expr.name)
+        if not names:
+            raise ValueError("explode() needs at least one column")
+        return self._new(L.Explode(self._builder, columns=tuple(names)))
+
+    def sample(self, fraction: float, with_replacement: bool = False,
+               seed: int | None = None) -> DataFrame:
+        """About ``fraction`` of the rows, chosen at random (``seed`` makes it repeatable)."""
+        if with_replacement:
+            raise ValueError("sample(with_replacement=True) is not supported; "
+                             "use with_replacement=False")
+        if not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"sample fraction must be between 0 and 1, got {fraction!r}")
+        return self._new(L.Sample(self._builder, fraction=float(fraction), seed=seed))
+
+    def concat(self, other: DataFrame) -> DataFrame:
+        """The rows of this DataFrame followed by those of ``other`` (same schema)."""
+        if not isinstance(other, DataFrame):
+            raise TypeError(f"concat takes a DataFrame, got {type(other).__name__}")
+        return self._new(L.Concat(self._builder, other._builder))
+
+    # -- partitions ----------------------------------------------------------------------------
+    def into_partitions(self, num: int) -> DataFrame:
+        """Split or merge into exactly ``num`` partitions, without a shuffle."""
+        if not isinstance(num, int) or num < 1:
+            raise ValueError(f"into_partitions needs an int >= 1, got {num!r}")
+        return self._new(L.IntoPartitions(self._builder, n=num))
+
+    def repartition(self, num: int | None, *keys: ColumnLike, seed: int | None = None
+                    ) -> DataFrame:
+        """Hash-shuffle into ``num`` partitions by ``keys`` (random when no keys).
+
+        ``num=None`` picks the count from the estimated size.
+        """
+        if num is not None and (not isinstance(num, int) or num < 1):
+            raise ValueError(f"repartition needs an int >= 1 or None, got {num!r}")
+        exprs = tuple(_to_expr(k) for k in _flatten(keys))
+        return self._new(L.Repartition(self._builder, n=num, keys=exprs, seed=seed))
+
+    def num_partitions(self) -> int:
+        """Partitions the query will produce, exactly as it will run (plans, runs nothing)."""
+        from spillframe.api.execution import physical_plan
+
+        return physical_plan(self._builder).num_partitions()
+
+    # -- wide operators ------------------------------------------------------------------------
+    def sort(self, by: ColumnLike | list[ColumnLike], desc: bool | list[bool] = False,
+             nulls_first: bool | list[bool] | None = None) -> DataFrame:
+        """Order rows by one or more keys; ``desc`` and ``nulls_first`` per key.
+
+        Nulls sort last in ascending and first in descending order unless
+        ``nulls_first`` says otherwise.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"x": [2, None, 1]})
+        >>> df.sort("x").to_pydict()
+        {'x': [1, 2, None]}
+        """
+        keys = [_to_expr(k) for k in (by if isinstance(by, list) else [by])]
+        if not keys:
+            raise ValueError("sort needs at least one key")
+        descending = _per_key(desc, len(keys), "desc")
+        nulls = _per_key(descending if nulls_first is None else nulls_first, len(keys),
+                         "nulls_first")
+        return self._new(L.Sort(self._builder, keys=tuple(keys), descending=tuple(descending),
+                                nulls_first=tuple(nulls)))
+
+    def groupby(self, *keys: ColumnLike) -> GroupedDataFrame:
+        """Group rows by keys (column names or expressions); follow with ``.agg(...)``."""
+        exprs = tuple(_to_expr(k) for k in _flatten(keys))
+        if not exprs:
+            raise ValueError("groupby needs at least one key")
+        return GroupedDataFrame(self, exprs)
+
+    def agg(self, *aggs: Any) -> DataFrame:
+        """Aggregate over all rows into one row.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"x": [1, 2, 3]}).agg(sf.col("x").sum().alias("total")).to_pydict()
+        {'total': [6]}
+        """
+        return self._new(L.Aggregate(self._builder, keys=(), aggs=_agg_exprs(aggs)))
+
+    def distinct(self, *on: str) -> DataFrame:
+        """Drop duplicate rows, comparing the columns ``on`` (all when none)."""
+        names = _key_names(_flatten(on), "distinct") if on else []
+        return self._new(L.Distinct(self._builder, on=tuple(names)))
+
+    unique = distinct
+
+    def join(self, other: DataFrame, on: ColumnLike | list[ColumnLike] | None = None,
+             left_on: ColumnLike | list[ColumnLike] | None = None,
+             right_on: ColumnLike | list[ColumnLike] | None = None, how: str = "inner",
+             strategy: str | None = None, prefix: str | None = None,
+             suffix: str | None = None) -> DataFrame:
+        """Join with ``other`` on key columns.
+
+        ``how`` is one of inner, left, right, outer, semi, anti, cross; ``strategy``
+        None (chosen from sizes), "hash" or "broadcast". Right columns whose names
+        clash with left ones are renamed ``right.<name>`` (or ``<name><suffix>``).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> a = sf.from_pydict({"k": [1, 2], "x": ["a", "b"]})
+        >>> b = sf.from_pydict({"k": [2, 3], "y": [20, 30]})
+        >>> a.join(b, on="k").to_pydict()
+        {'k': [2], 'x': ['b'], 'y': [20]}
+        """
+        if not isinstance(other, DataFrame):
+            raise TypeError(f"join takes a DataFrame, got {type(other).__name__}")
+        if strategy not in (None, "hash", "broadcast"):
+            raise ValueError(f"join strategy must be None, 'hash' or 'broadcast', "
+                             f"got {strategy!r}")
+        if how == "cross":
+            if on is not None or left_on is not None or right_on is not None:
+                raise ValueError("a cross join takes no join keys")
+            lk: list[str] = []
+            rk: list[str] = []
+        elif on is not None:
+            if left_on is not None or right_on is not None:
+                raise ValueError("pass either on= or left_on=/right_on=, not both")
+            lk = rk = _key_names(on, "on")
+        elif left_on is not None and right_on is not None:
+            lk, rk = _key_names(left_on, "left_on"), _key_names(right_on, "right_on")
+        else:
+            raise ValueError("join needs on= or both left_on= and right_on=")
+        if how != "cross" and not lk:
+            raise ValueError("join needs at least one key column")
+        return self._new(L.Join(self._builder, other._builder, tuple(lk), tuple(rk), how,
+                                strategy, prefix or "right.", suffix))
+
+    # -- running ---------------------------------------------------------------------------------
+    def iter_partitions(self) -> Iterator[pa.Table]:
+        """Run the query and yield its partitions (pyarrow Tables) in order, as they finish."""
+        if self._cache is not None:
+            yield from self._cache
+            return
+        from spillframe.api.execution import execute
+
+        yield from execute(self._plan)
+
+    def collect(self) -> DataFrame:
+        """Run the query and keep its partitions; later queries start from them."""
+        if self._cache is None:
+            self._cache = list(self.iter_partitions())
+        return self
+
+    def to_arrow(self) -> pa.Table:
+        """Run the query and return one pyarrow Table."""
+        from spillframe.kernels.exchange import concat_tables
+
+        return concat_tables(list(self.iter_partitions()), self._plan.schema)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Run the query and return a pandas DataFrame."""
+        return self.to_arrow().to_pandas()
+
+    def to_pydict(self) -> dict[str, list[Any]]:
+        """Run the query and return ``{column: [values]}``."""
+        return self.to_arrow().to_pydict()
+
+    def to_pylist(self) -> list[dict[str, Any]]:
+        """Run the query and return a list of row dicts."""
+        return self.to_arrow().to_pylist()
+
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        """Run the query and yield rows as dicts, one partition in memory at a time."""
+        for part in self.iter_partitions():
+            yield from part.to_pylist()
+
+    def count_rows(self) -> int:
+        """Run the query and return its number of rows."""
+        if self._cache is not None:
+            return sum(t.num_rows for t in self._cache)
+        first = self.column_names[0]
+        counted = L.Aggregate(self._plan, keys=(),
+                              aggs=(col(first).count("all").alias("count"),))
+        return DataFrame(counted).to_pydict()["count"][0]
+
+    def __len__(self) -> int:
+        return self.count_rows()
+
+    def show(self, n: int = 8, file: TextIO | None = None) -> None:
+        """Print the first ``n`` rows; only as much of the query runs as needed."""
+        table = self.limit(n).to_arrow()
+        print(_format_table(table), file=file or sys.stdout)
+
+    def explain(self, show_all: bool = False, file: TextIO | None = None) -> None:
+        """Print the plan: optimized and physical (and the unoptimized with ``show_all``).
+
+        The physical plan lists every stage with its partition count and estimated bytes.
+        """
+        from spillframe.api.execution import explain_text
+
+        print(explain_text(self._builder, show_all), file=file or sys.stdout)
+
+    def write_parquet(self, root_dir: str, compression: str = "snappy",
+                      write_mode: str = "append",
+                      partition_cols: list[ColumnLike] | None = None) -> DataFrame:
+        """Write the rows as Parquet files under ``root_dir``; returns the written paths.
+
+        Files are written under a temporary name and moved into place when every
+        partition succeeded, so a failed query leaves nothing behind.
+        """
+        from spillframe.io.write import write_files
+
+        return write_files(self, "parquet", root_dir, write_mode, partition_cols,
+                           {"compression": compression})
+
+    def write_csv(self, root_dir: str, write_mode: str = "append",
+                  partition_cols: list[ColumnLike] | None = None) -> DataFrame:
+        """Write the rows as CSV files under ``root_dir``; returns the written paths."""
+        from spillframe.io.write import write_files
+
+        return write_files(self, "csv", root_dir, write_mode, partition_cols, {})
+
+
+class GroupedDataFrame:
+    """The result of ``groupby``: call ``agg`` (or a shortcut such as ``sum``)."""
+
+    __slots__ = ("_df", "_keys")
+
+    def __init__(self, df: DataFrame, keys: tuple[Expression, ...]) -> None:
+        self._df = df
+        self._keys = keys
+
+    def agg(self, *aggs: Any) -> DataFrame:
+        """One row per group with these aggregations.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"k": ["a", "b", "a"], "v": [1, 2, 3]})
+        >>> df.groupby("k").agg(sf.col("v").sum()).sort("k").to_pydict()
+        {'k': ['a', 'b'], 'v': [4, 2]}
+        """
+        return self._df._new(L.Aggregate(self._df._builder, keys=self._keys,
+                                         aggs=_agg_exprs(aggs)))
+
+    def _all(self, op: str, names: tuple[str, ...]) -> DataFrame:
+        key_names = {k.output_name() for k in self._keys}
+        targets = list(names) or [n for n in self._df.column_names if n not in key_names]
+        return self.agg(*[getattr(col(n), op)() for n in targets])
+
+    def sum(self, *names: str) -> DataFrame:
+        return self._all("sum", names)
+
+    def mean(self, *names: str) -> DataFrame:
+        return self._all("mean", names)
+
+    def min(self, *names: str) -> DataFrame:
+        return self._all("min", names)
+
+    def max(self, *names: str) -> DataFrame:
+        return self._all("max", names)
+
+    def count(self, *names: str) -> DataFrame:
+        return self._all("count", names)
+
+
+def _agg_exprs(aggs: tuple[Any, ...]) -> tuple[Expression, ...]:
+    """Accept expressions and Daft's older ``(column, "op")`` pairs."""
+    result = []
+    for item in _flatten(aggs):
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str):
+            expr, op = _to_expr(item[0]), item[1]
+            method = {"count": "count", "list": "agg_list"}.get(op, op)
+            if not hasattr(expr, method) or method.startswith("_"):
+                raise ValueError(f"unknown aggregation {op!r}")
+            result.append(getattr(expr, method)())
+        elif isinstance(item, Expression):
+            result.append(item)
+        else:
+            raise TypeError(f"agg takes aggregation expressions such as col('x').sum(), "
+                            f"got {item!r}")
+    if not result:
+        raise ValueError("agg needs at least one aggregation")
+    return tuple(result)
+
+
+def _per_key(value: bool | list[bool], n: int, name: str) -> list[bool]:
+    values = value if isinstance(value, list) else [value] * n
+    if len(values) != n or not all(isinstance(v, bool) for v in values):
+        raise ValueError(f"{name} must be a bool or a list of {n} bools, got {value!r}")
+    return values
+
+
+def _key_names(keys: ColumnLike | list[ColumnLike], what: str) -> list[str]:
+    names = []
+    for k in keys if isinstance(keys, list) else [keys]:
+        expr = _to_expr(k)
+        if not isinstance(expr, Column):
+            raise TypeError(f"{what} takes column names, got {expr!r}; add the column "
+                            "with with_column() first")
+        names.append(expr.name)
+    return names
+
+
+def _format_table(table: pa.Table, width: int = 24) -> str:
+    """A plain-text grid of a small table."""
+    names = table.column_names
+    rows = [[_cell(v, width) for v in row.values()] for row in table.to_pylist()]
+    header = [f"{n}\n{t}" for n, t in zip(names, (str(f.type) for f in table.schema))]
+    widths = [max(len(line) for line in h.split("\n")) for h in header]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    lines = [rule]
+    for part in range(2):
+        lines.append("| " + " | ".join(h.split("\n")[part].ljust(w)
+                                         for h, w in zip(header, widths)) + " |")
+    lines.append(rule.replace("-", "="))
+    lines.extend("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
+                 for row in rows)
+    lines.append(rule)
+    lines.append(f"(showing {len(rows)} rows)")
+    return "\n".join(lines)
+
+
+def _cell(value: Any, width: int) -> str:
+    text = "None" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+

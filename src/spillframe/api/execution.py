@@ -1,0 +1,97 @@
+"""From a logical plan to rows: optimize, lower, run on the active runner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from spillframe.logical.nodes import LogicalPlan
+from spillframe.optimizer import optimize
+from spillframe.physical.lower import lower_plan
+from spillframe.physical.plan import PhysicalPlan
+from spillframe.runners.base import get_runner
+
+
+def physical_plan(plan: LogicalPlan, name: str = "query") -> PhysicalPlan:
+    """The physical plan every runner executes for ``plan``."""
+    return lower_plan(optimize(plan), name)
+
+
+def query_name(plan: LogicalPlan) -> str:
+    """A short name for dashboards: the root operator and the sources."""
+    sources = [type(n).__name__.replace("Source", "").lower() for n in plan.walk()
+               if not n.children()]
+    return f"spillframe-{type(plan).__name__.lower()}-from-{'-'.join(sorted(set(sources)))}"
+
+
+def execute(plan: LogicalPlan) -> Iterator[pa.Table]:
+    """Run ``plan`` on the active runner; yields its partitions in order.
+
+    A final ``limit`` is enforced here for every runner: once enough rows arrived
+    the runner's stream is closed, which stops the work still outstanding.
+    """
+    physical = physical_plan(plan, query_name(plan))
+    stream = get_runner().run(physical)
+    remaining = physical.limit
+    try:
+        for table in stream:
+            if remaining is not None:
+                table = table.slice(0, remaining)
+                remaining -= table.num_rows
+            yield table
+            if remaining is not None and remaining <= 0:
+                break
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+
+
+def explain_text(plan: LogicalPlan, show_all: bool) -> str:
+    """The text ``DataFrame.explain`` prints."""
+    optimized = optimize(plan)
+    physical = lower_plan(optimized)
+    sections = []
+    if show_all:
+        sections.append("== Unoptimized logical plan ==\n" + logical_text(plan))
+    sections.append("== Optimized logical plan ==\n" + logical_text(optimized))
+    sections.append("== Physical plan ==\n" + physical_text(physical))
+    return "\n\n".join(sections)
+
+
+def logical_text(plan: LogicalPlan, depth: int = 0) -> str:
+    lines = ["  " * depth + ("* " if depth else "") + plan.describe()]
+    lines.extend(logical_text(c, depth + 1) for c in plan.children())
+    return "\n".join(lines)
+
+
+def physical_text(plan: PhysicalPlan) -> str:
+    lines = []
+    for stage in plan.topological_stages():
+        inputs = sorted({r.stage_id for t in stage.tasks for r in t.refs()})
+        size = _bytes(stage.estimated_bytes)
+        rows = f", ~{stage.estimated_rows} rows" if stage.estimated_rows is not None else ""
+        reads = f" <- stages {inputs}" if inputs else ""
+        detail = f" ({stage.detail})" if stage.detail else ""
+        marker = " [output]" if stage.id == plan.output_stage else ""
+        resources = stage.tasks[0].resources if stage.tasks else None
+        extra = ""
+        if resources is not None and (resources.memory_bytes or resources.num_gpus):
+            extra = (f", per task: cpus={resources.num_cpus:g} gpus={resources.num_gpus:g} "
+                     f"memory={_bytes(resources.memory_bytes)}")
+        lines.append(f"Stage {stage.id}: {stage.name}, {stage.num_partitions} partitions, "
+                     f"est. {size}{rows}{detail}{reads}{extra}{marker}")
+    if plan.limit is not None:
+        lines.append(f"Output stops after {plan.limit} rows")
+    return "\n".join(lines)
+
+
+def _bytes(n: int | None) -> str:
+    if n is None:
+        return "unknown size"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

@@ -1,0 +1,76 @@
+"""Planner settings: partition sizes and join thresholds.
+
+Examples
+--------
+>>> import spillframe as sf
+>>> with sf.config.configure(partition_bytes=1 << 20):
+...     sf.config.get_config().partition_bytes
+1048576
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Planner settings (immutable; change them with :func:`set_config` or :func:`configure`).
+
+    Attributes
+    ----------
+    partition_bytes : int
+        Target in-memory size of one partition; scans and exchanges are sized by it.
+    broadcast_join_bytes : int
+        A join side estimated below this many bytes is broadcast instead of shuffled.
+    sort_samples_per_partition : int
+        Rows sampled from each partition to choose a sort's range boundaries.
+    max_exchange_partitions : int
+        Upper bound on the partition count an exchange picks by itself.
+    """
+
+    partition_bytes: int = 128 * MiB
+    broadcast_join_bytes: int = 16 * MiB
+    sort_samples_per_partition: int = 1024
+    max_exchange_partitions: int = 512
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int) or value < (0 if field.name == "broadcast_join_bytes"
+                                                      else 1):
+                raise ValueError(f"config {field.name} must be a positive int, got {value!r}")
+
+
+_CONFIG = [Config()]
+
+
+def get_config() -> Config:
+    """The settings in force."""
+    return _CONFIG[-1]
+
+
+def set_config(**changes: Any) -> Config:
+    """Change settings for the rest of the session; unknown names raise TypeError."""
+    valid = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(changes) - valid)
+    if unknown:
+        raise TypeError(f"unknown config option(s) {unknown}; valid: {sorted(valid)}")
+    _CONFIG[-1] = dataclasses.replace(_CONFIG[-1], **changes)
+    return _CONFIG[-1]
+
+
+@contextlib.contextmanager
+def configure(**changes: Any) -> Iterator[Config]:
+    """Change settings inside a ``with`` block only."""
+    _CONFIG.append(_CONFIG[-1])
+    try:
+        yield set_config(**changes)
+    finally:
+        _CONFIG.pop()

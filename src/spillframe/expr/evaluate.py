@@ -1,0 +1,127 @@
+"""Type resolution (while a plan is built) and evaluation (while it runs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spillframe.errors import ExpressionTypeError, SchemaError, missing_column_message
+from spillframe.expr.expression import (
+    AggExpr,
+    Alias,
+    Cast,
+    Column,
+    Expression,
+    Function,
+    Literal,
+    PyApply,
+    UdfCall,
+)
+from spillframe.expr.functions import call, result_type
+
+
+def resolve_type(expr: Expression, schema: pa.Schema) -> pa.DataType:
+    """The type ``expr`` produces on a table of ``schema``.
+
+    Raises
+    ------
+    SchemaError
+        A referenced column does not exist (the message lists the columns).
+    ExpressionTypeError
+        A function does not accept its argument types (the message names both).
+    """
+    if isinstance(expr, Column):
+        index = schema.get_field_index(expr.name)
+        if index < 0:
+            raise SchemaError(missing_column_message(expr.name, schema.names))
+        return schema.field(index).type
+    if isinstance(expr, Literal):
+        return expr.value.type
+    if isinstance(expr, Alias):
+        return resolve_type(expr.child, schema)
+    if isinstance(expr, Cast):
+        source = resolve_type(expr.child, schema)
+        _check_cast(expr, source)
+        return expr.dtype
+    if isinstance(expr, Function):
+        kinds = [("scalar" if isinstance(a, Literal) else "array", resolve_type(a, schema))
+                 for a in expr.args]
+        try:
+            return result_type(expr.fn, kinds, expr.options)
+        except TypeError as exc:
+            types = " and ".join(f"{a!r} ({t})" for a, (_, t) in zip(expr.args, kinds))
+            raise ExpressionTypeError(
+                f"cannot apply {expr.fn} to {types} in {expr!r}: {exc}"
+            ) from None
+    if isinstance(expr, AggExpr):
+        from spillframe.kernels.aggregate import agg_output_type
+
+        child = resolve_type(expr.child, schema)
+        try:
+            return agg_output_type(expr.op, child)
+        except (TypeError, ValueError) as exc:
+            raise ExpressionTypeError(f"cannot compute {expr!r} on type {child}: {exc}") from None
+    if isinstance(expr, PyApply):
+        resolve_type(expr.child, schema)
+        return expr.return_dtype
+    if isinstance(expr, UdfCall):
+        for arg in expr.args:
+            resolve_type(arg, schema)
+        return expr.udf.return_dtype
+    raise TypeError(f"unknown expression {expr!r}")
+
+
+def _check_cast(expr: Cast, source: pa.DataType) -> None:
+    try:
+        pc.cast(pa.array([], type=source), expr.dtype)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        raise ExpressionTypeError(
+            f"cannot cast {expr.child!r} from {source} to {expr.dtype}"
+        ) from None
+
+
+def resolve_field(expr: Expression, schema: pa.Schema) -> pa.Field:
+    """The output field (name and type) of a projected expression."""
+    return pa.field(expr.output_name(), resolve_type(expr, schema))
+
+
+def evaluate(expr: Expression, table: pa.Table) -> Any:
+    """Evaluate ``expr`` on ``table``; returns a (chunked) array or a scalar."""
+    if isinstance(expr, Column):
+        return table.column(expr.name)
+    if isinstance(expr, Literal):
+        return expr.value
+    if isinstance(expr, Alias):
+        return evaluate(expr.child, table)
+    if isinstance(expr, Cast):
+        return pc.cast(evaluate(expr.child, table), expr.dtype, safe=False)
+    if isinstance(expr, Function):
+        return call(expr.fn, [evaluate(a, table) for a in expr.args], expr.kwargs)
+    if isinstance(expr, PyApply):
+        values = evaluate(expr.child, table)
+        return _apply_rowwise(expr, values, table.num_rows)
+    if isinstance(expr, UdfCall):
+        return expr.udf.evaluate(expr, [evaluate(a, table) for a in expr.args], table.num_rows)
+    if isinstance(expr, AggExpr):
+        raise SchemaError(f"aggregation {expr!r} is only allowed inside agg()")
+    raise TypeError(f"unknown expression {expr!r}")
+
+
+def _apply_rowwise(expr: PyApply, values: Any, num_rows: int) -> pa.Array:
+    if isinstance(values, pa.Scalar):
+        return pa.repeat(pa.scalar(expr.func(values.as_py()), type=expr.return_dtype), num_rows)
+    return pa.array([expr.func(v) for v in values.to_pylist()], type=expr.return_dtype)
+
+
+def evaluate_column(expr: Expression, table: pa.Table, dtype: pa.DataType) -> pa.ChunkedArray:
+    """Evaluate to a column of ``table.num_rows`` values of exactly ``dtype``."""
+    value = evaluate(expr, table)
+    if isinstance(value, pa.Scalar):
+        value = pa.repeat(value, table.num_rows)
+    if value.type != dtype:
+        value = value.cast(dtype)
+    if isinstance(value, pa.Array):
+        value = pa.chunked_array([value], type=dtype)
+    return value

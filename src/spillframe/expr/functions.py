@@ -1,0 +1,313 @@
+"""Scalar functions: one evaluation per function, on ``pyarrow.compute``.
+
+Each entry of :data:`FUNCTIONS` maps a function name to ``impl(*args, **options)``
+where args are pyarrow arrays, chunked arrays or scalars. The result type of a
+call is found by running the same ``impl`` on empty arrays of the argument types
+(:func:`result_type`), so the type predicted while a plan is built is exactly the
+type the query produces.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Datum = pa.Array | pa.ChunkedArray | pa.Scalar
+
+
+def _is_str(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise TypeError(message)
+
+
+# -- arithmetic ------------------------------------------------------------------
+
+def _numeric(x: Datum) -> None:
+    t = x.type
+    _require(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+             or pa.types.is_null(t), f"expected a number, got {t}")
+
+
+def _add(a: Datum, b: Datum) -> Datum:
+    return pc.add(a, b)
+
+
+def _subtract(a: Datum, b: Datum) -> Datum:
+    return pc.subtract(a, b)
+
+
+def _multiply(a: Datum, b: Datum) -> Datum:
+    return pc.multiply(a, b)
+
+
+def _to_float(x: Datum) -> Datum:
+    if pa.types.is_integer(x.type) or pa.types.is_null(x.type):
+        return pc.cast(x, pa.float64())
+    return x
+
+
+def _true_divide(a: Datum, b: Datum) -> Datum:
+    _numeric(a)
+    _numeric(b)
+    if pa.types.is_decimal(a.type) or pa.types.is_decimal(b.type):
+        return pc.divide(pc.cast(a, pa.float64()), pc.cast(b, pa.float64()))
+    return pc.divide(_to_float(a), _to_float(b))
+
+
+def _floor_divide(a: Datum, b: Datum) -> Datum:
+    _numeric(a)
+    _numeric(b)
+    if pa.types.is_integer(a.type) and pa.types.is_integer(b.type):
+        # Arrow truncates toward zero; Python floors. Correct where signs differ.
+        q = pc.divide(a, b)
+        r = pc.subtract(a, pc.multiply(q, b))
+        fix = pc.and_(pc.not_equal(r, 0), pc.not_equal(pc.less(r, 0), pc.less(b, 0)))
+        return pc.subtract(q, pc.cast(fix, q.type))
+    return pc.floor(_true_divide(a, b))
+
+
+def _modulo(a: Datum, b: Datum) -> Datum:
+    _numeric(a)
+    _numeric(b)
+    return pc.modulo(a, b)
+
+
+# -- strings -----------------------------------------------------------------------
+
+def _string_arg(x: Datum) -> None:
+    _require(_is_str(x.type) or pa.types.is_null(x.type), f"expected a string, got {x.type}")
+
+
+def _str_concat(a: Datum, b: Datum) -> Datum:
+    _string_arg(a)
+    _string_arg(b)
+    sep = pa.scalar("", type=a.type if _is_str(a.type) else pa.string())
+    return pc.binary_join_element_wise(a, b, sep)
+
+
+def _str_replace(x: Datum, pattern: str, replacement: str, regex: bool) -> Datum:
+    _string_arg(x)
+    if regex:
+        return pc.replace_substring_regex(x, pattern=pattern, replacement=replacement)
+    return pc.replace_substring(x, pattern=pattern, replacement=replacement)
+
+
+def _str_substr(x: Datum, start: int, length: int | None) -> Datum:
+    _string_arg(x)
+    stop = None if length is None else start + length
+    return pc.utf8_slice_codeunits(x, start=start, stop=stop)
+
+
+def _str_split(x: Datum, pattern: str, regex: bool) -> Datum:
+    _string_arg(x)
+    if regex:
+        return pc.split_pattern_regex(x, pattern=pattern)
+    return pc.split_pattern(x, pattern=pattern)
+
+
+def _string_fn(name: str, **fixed: Any) -> Callable[..., Datum]:
+    kernel = getattr(pc, name)
+
+    def impl(x: Datum, **options: Any) -> Datum:
+        _string_arg(x)
+        return kernel(x, **fixed, **options)
+
+    return impl
+
+
+def _str_length(x: Datum) -> Datum:
+    _string_arg(x)
+    return pc.cast(pc.utf8_length(x), pa.int64())
+
+
+# -- dates and times ------------------------------------------------------------------
+
+def _temporal(x: Datum) -> None:
+    _require(pa.types.is_temporal(x.type) and not pa.types.is_duration(x.type),
+             f"expected a date or timestamp, got {x.type}")
+
+
+def _dt_part(name: str) -> Callable[[Datum], Datum]:
+    kernel = getattr(pc, name)
+
+    def impl(x: Datum) -> Datum:
+        _temporal(x)
+        return pc.cast(kernel(x), pa.int64())
+
+    return impl
+
+
+def _dt_date(x: Datum) -> Datum:
+    _temporal(x)
+    if pa.types.is_timestamp(x.type) and x.type.tz is not None:
+        x = pc.local_timestamp(x)
+    return pc.cast(x, pa.date32())
+
+
+_INTERVAL = re.compile(r"^\s*(\d+)?\s*(nanosecond|microsecond|millisecond|second|minute|hour|"
+                       r"day|week|month|quarter|year)s?\s*$")
+
+
+def parse_interval(interval: str) -> tuple[int, str]:
+    """``"3 hours"`` -> ``(3, "hour")``; raises ValueError naming the valid units."""
+    match = _INTERVAL.match(interval.lower()) if isinstance(interval, str) else None
+    if not match:
+        raise ValueError(
+            f"bad interval {interval!r}; expected e.g. '1 day' or '15 minutes' with a unit in "
+            "[nanosecond, microsecond, millisecond, second, minute, hour, day, week, month, "
+            "quarter, year]"
+        )
+    return int(match.group(1) or 1), match.group(2)
+
+
+def _dt_truncate(x: Datum, interval: str) -> Datum:
+    _temporal(x)
+    multiple, unit = parse_interval(interval)
+    return pc.floor_temporal(x, multiple=multiple, unit=unit)
+
+
+# -- lists -------------------------------------------------------------------------------
+
+def _list_arg(x: Datum) -> None:
+    _require(pa.types.is_list(x.type) or pa.types.is_large_list(x.type)
+             or pa.types.is_fixed_size_list(x.type), f"expected a list, got {x.type}")
+
+
+def _list_lengths(x: Datum) -> Datum:
+    _list_arg(x)
+    return pc.cast(pc.list_value_length(x), pa.int64())
+
+
+def _list_get_array(arr: pa.Array, index: int, default: pa.Scalar) -> pa.Array:
+    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    offsets = np.asarray(arr.offsets)[:-1] if not pa.types.is_fixed_size_list(arr.type) \
+        else np.arange(len(arr)) * arr.type.list_size
+    pos = index if index >= 0 else lengths + index
+    pos = np.broadcast_to(pos, lengths.shape)
+    ok = (pos >= 0) & (pos < lengths) & np.asarray(arr.is_valid())
+    flat = arr.values
+    taken = flat.take(pa.array(np.where(ok, offsets + pos, 0), pa.int64())) \
+        if len(flat) else pa.nulls(len(arr), flat.type)
+    return pc.if_else(pa.array(ok), taken, default.cast(flat.type))
+
+
+def _list_get(x: Datum, index: int, default: Any = None) -> Datum:
+    _list_arg(x)
+    value_type = x.type.value_type
+    default_scalar = pa.scalar(default, type=value_type)
+    if isinstance(x, pa.Scalar):
+        values = x.values
+        ok = x.is_valid and -len(values) <= index < len(values)
+        return values[index] if ok else default_scalar
+    if isinstance(x, pa.ChunkedArray):
+        chunks = [_list_get_array(c, index, default_scalar) for c in x.chunks]
+        return pa.chunked_array(chunks, type=value_type)
+    return _list_get_array(x, index, default_scalar)
+
+
+def _list_join(x: Datum, delimiter: str) -> Datum:
+    _list_arg(x)
+    _require(_is_str(x.type.value_type), f"list.join needs a list of strings, got {x.type}")
+    return pc.binary_join(x, delimiter)
+
+
+# -- everything else -------------------------------------------------------------------------
+
+def _is_in(x: Datum, values: tuple[Any, ...]) -> Datum:
+    try:
+        value_set = pa.array(list(values), type=x.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+        raise TypeError(f"is_in values {list(values)!r} do not fit type {x.type}: {exc}") from None
+    return pc.is_in(x, value_set=value_set)
+
+
+def _if_else(cond: Datum, a: Datum, b: Datum) -> Datum:
+    _require(pa.types.is_boolean(cond.type) or pa.types.is_null(cond.type),
+             f"if_else needs a boolean condition, got {cond.type}")
+    return pc.if_else(cond, a, b)
+
+
+def _round(x: Datum, ndigits: int) -> Datum:
+    _numeric(x)
+    if pa.types.is_integer(x.type) and ndigits >= 0:
+        return x
+    return pc.round(x, ndigits=ndigits, round_mode="half_to_even")
+
+
+def _hash(x: Datum, seed: int) -> Datum:
+    from spillframe.kernels.exchange import hash_arrays
+
+    if isinstance(x, pa.Scalar):
+        return hash_arrays([pa.array([x.as_py()], type=x.type)], seed=seed)[0]
+    return hash_arrays([x], seed=seed)
+
+
+def _logical(kernel: Callable[..., Datum]) -> Callable[..., Datum]:
+    def impl(*args: Datum) -> Datum:
+        for a in args:
+            _require(pa.types.is_boolean(a.type) or pa.types.is_null(a.type),
+                     f"expected a boolean, got {a.type}")
+        return kernel(*args)
+
+    return impl
+
+
+FUNCTIONS: dict[str, Callable[..., Datum]] = {
+    "add": _add, "subtract": _subtract, "multiply": _multiply,
+    "true_divide": _true_divide, "floor_divide": _floor_divide, "modulo": _modulo,
+    "negate": pc.negate, "abs": pc.abs, "round": _round, "hash": _hash,
+    "equal": pc.equal, "not_equal": pc.not_equal, "less": pc.less,
+    "less_equal": pc.less_equal, "greater": pc.greater, "greater_equal": pc.greater_equal,
+    "and": _logical(pc.and_kleene), "or": _logical(pc.or_kleene),
+    "invert": _logical(pc.invert),
+    "is_null": pc.is_null, "is_valid": pc.is_valid, "coalesce": pc.coalesce,
+    "is_in": _is_in, "if_else": _if_else,
+    "str.contains": _string_fn("match_substring"),
+    "str.match": _string_fn("match_substring_regex"),
+    "str.startswith": _string_fn("starts_with"),
+    "str.endswith": _string_fn("ends_with"),
+    "str.lower": _string_fn("utf8_lower"), "str.upper": _string_fn("utf8_upper"),
+    "str.strip": _string_fn("utf8_trim_whitespace"), "str.length": _str_length,
+    "str.split": _str_split, "str.concat": _str_concat, "str.replace": _str_replace,
+    "str.substr": _str_substr,
+    "dt.year": _dt_part("year"), "dt.month": _dt_part("month"), "dt.day": _dt_part("day"),
+    "dt.hour": _dt_part("hour"), "dt.minute": _dt_part("minute"),
+    "dt.second": _dt_part("second"), "dt.day_of_week": _dt_part("day_of_week"),
+    "dt.date": _dt_date, "dt.truncate": _dt_truncate,
+    "list.lengths": _list_lengths, "list.get": _list_get, "list.join": _list_join,
+}
+
+
+def call(fn: str, args: list[Datum], options: dict[str, Any]) -> Datum:
+    """Evaluate function ``fn`` on pyarrow data."""
+    return FUNCTIONS[fn](*args, **options)
+
+
+@functools.lru_cache(maxsize=4096)
+def _result_type_cached(fn: str, arg_types: tuple[Any, ...],
+                        options: tuple[tuple[str, Any], ...]) -> pa.DataType:
+    args = [pa.scalar(None, type=t[1]) if t[0] == "scalar" else pa.array([], type=t[1])
+            for t in arg_types]
+    return call(fn, args, dict(options)).type
+
+
+def result_type(fn: str, arg_types: list[tuple[str, pa.DataType]],
+                options: tuple[tuple[str, Any], ...]) -> pa.DataType:
+    """Type of ``fn`` on arguments of the given (kind, type); raises TypeError if none.
+
+    ``kind`` is ``"scalar"`` for literals and ``"array"`` for columns.
+    """
+    try:
+        return _result_type_cached(fn, tuple(arg_types), options)
+    except (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowInvalid) as exc:
+        raise TypeError(str(exc).split("\n")[0]) from None

@@ -1,0 +1,134 @@
+"""Parquet sources: schema discovery, scan planning by row group, and the read kernel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from spillframe.errors import SourceError
+from spillframe.io.paths import common_root
+from spillframe.io.types import normalize_schema
+
+
+def _dataset(files: list[str], hive: bool, schema: pa.Schema | None = None) -> ds.Dataset:
+    kwargs: dict[str, Any] = {"format": "parquet", "schema": schema}
+    if hive:
+        kwargs.update(partitioning="hive", partition_base_dir=common_root(files))
+    return ds.dataset(files, **kwargs)
+
+
+def discover_parquet_schema(files: list[str], hive: bool) -> tuple[pa.Schema, pa.Schema]:
+    """``(physical schema of the files, schema spillframe exposes)``.
+
+    Every file's footer is read and the schemas are unified; a file whose schema
+    cannot be unified with the ones before it is named in the error.
+    """
+    unified: pa.Schema | None = None
+    for path in files:
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceError(f"cannot read Parquet file {path!r}: {exc}") from None
+        if unified is None:
+            unified = schema
+            continue
+        try:
+            unified = pa.unify_schemas([unified, schema], promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SourceError(
+                f"the schema of Parquet file {path!r} cannot be unified with {files[0]!r}: "
+                f"{exc}; pass schema= to read_parquet to choose the types"
+            ) from None
+    assert unified is not None  # expand_paths never returns an empty list
+    unified = unified.remove_metadata()
+    if hive:
+        partition_fields = [f for f in _dataset(files, True).schema if f.name not in unified.names]
+        unified = pa.schema([*unified, *partition_fields])
+    return unified, normalize_schema(unified)
+
+
+@dataclass(frozen=True, slots=True)
+class ParquetPiece:
+    """Row groups of one file (all when ``row_groups`` is None) and its hive values."""
+
+    path: str
+    row_groups: tuple[int, ...] | None
+    partition_expression: pc.Expression | None
+    num_rows: int
+    num_bytes: int
+
+
+def plan_parquet_pieces(files: list[str], physical: pa.Schema, hive: bool,
+                        columns: list[str] | None,
+                        predicate: pc.Expression | None) -> list[ParquetPiece]:
+    """One piece per row group that may hold matching rows (statistics prune the rest).
+
+    ``num_bytes`` is the uncompressed size of the projected columns, from the footer.
+    """
+    dataset = _dataset(files, hive, physical)
+    pieces: list[ParquetPiece] = []
+    for fragment in dataset.get_fragments():
+        try:
+            groups = fragment.split_by_row_group(filter=predicate, schema=physical) \
+                if predicate is not None else fragment.split_by_row_group()
+            metadata = fragment.metadata
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceError(f"cannot read Parquet file {fragment.path!r}: {exc}") from None
+        fraction = _column_fraction(metadata, columns)
+        for group in groups:
+            info = group.row_groups[0]
+            size = metadata.row_group(info.id).total_byte_size
+            pieces.append(ParquetPiece(fragment.path, (info.id,), fragment.partition_expression,
+                                       info.num_rows, int(size * fraction)))
+    return pieces
+
+
+def _column_fraction(metadata: pq.FileMetaData, columns: list[str] | None) -> float:
+    """Share of the file's uncompressed bytes that belong to ``columns``."""
+    if columns is None or metadata.num_row_groups == 0:
+        return 1.0
+    wanted = {c.split(".")[0] for c in columns}
+    group = metadata.row_group(0)
+    total = selected = 0
+    for i in range(group.num_columns):
+        column = group.column(i)
+        total += column.total_uncompressed_size
+        if column.path_in_schema.split(".")[0] in wanted:
+            selected += column.total_uncompressed_size
+    return selected / total if total else 1.0
+
+
+def read_parquet_pieces(pieces: tuple[ParquetPiece, ...], physical: pa.Schema,
+                        output: pa.Schema, columns: list[str] | None,
+                        predicate: pc.Expression | None, limit: int | None) -> pa.Table:
+    """Read pieces, filter with ``predicate``, keep ``columns``, at most ``limit`` rows."""
+    file_format = ds.ParquetFileFormat()
+    filesystem = pafs.LocalFileSystem()
+    tables = []
+    remaining = limit
+    for piece in pieces:
+        if remaining is not None and remaining <= 0:
+            break
+        try:
+            fragment = file_format.make_fragment(
+                piece.path, filesystem=filesystem, row_groups=piece.row_groups,
+                partition_expression=piece.partition_expression
+                if piece.partition_expression is not None else pc.scalar(True))
+            scanner = ds.Scanner.from_fragment(fragment, schema=physical, columns=columns,
+                                               filter=predicate, use_threads=False)
+            table = scanner.head(remaining) if remaining is not None else scanner.to_table()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceError(f"cannot read Parquet file {piece.path!r}: {exc}") from None
+        if remaining is not None:
+            remaining -= table.num_rows
+        tables.append(table)
+    if not tables:
+        return output.empty_table()
+    result = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    return result.cast(output) if not result.schema.equals(output) else result

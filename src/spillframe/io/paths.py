@@ -1,0 +1,62 @@
+"""Expanding user paths (file, directory, glob, or a list of them) into files."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable
+
+from spillframe.errors import SourceError
+
+_IGNORED_PREFIXES = (".", "_")
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(_IGNORED_PREFIXES)
+
+
+def _walk(directory: str) -> list[str]:
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if _visible(d))
+        found.extend(os.path.join(root, f) for f in sorted(files) if _visible(f))
+    return found
+
+
+def expand_paths(path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+                 what: str) -> list[str]:
+    """Every data file named by ``path``, in a stable order.
+
+    Hidden files and files starting with ``_`` (``_SUCCESS``, ``_metadata``) are skipped
+    inside directories. A path that matches nothing raises :class:`SourceError` naming it.
+    """
+    if isinstance(path, (str, os.PathLike)):
+        items = [os.fspath(path)]
+    else:
+        items = [os.fspath(p) for p in path]
+        if not items:
+            raise SourceError(f"{what} needs at least one path, got an empty list")
+    files: list[str] = []
+    for item in items:
+        if any(ch in item for ch in "*?["):
+            matches = sorted(glob.glob(item, recursive=True))
+            expanded = [m for m in matches if os.path.isfile(m)]
+            for m in matches:
+                if os.path.isdir(m):
+                    expanded.extend(_walk(m))
+        elif os.path.isdir(item):
+            expanded = _walk(item)
+        elif os.path.isfile(item):
+            expanded = [item]
+        else:
+            raise SourceError(f"{what}: no such file or directory: {item!r}")
+        if not expanded:
+            raise SourceError(f"{what}: {item!r} matches no files")
+        files.extend(expanded)
+    return files
+
+
+def common_root(paths: list[str]) -> str:
+    """The deepest directory containing all ``paths`` (the hive partitioning base)."""
+    dirs = [os.path.dirname(os.path.abspath(p)) for p in paths]
+    return os.path.commonpath(dirs) if dirs else "."

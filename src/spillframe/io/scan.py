@@ -1,0 +1,180 @@
+"""Scan tasks: a ScanSource becomes scans of about ``partition_bytes`` each."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spillframe.expr.expression import Column, Expression, Function, Literal
+from spillframe.io.parquet import ParquetPiece, plan_parquet_pieces, read_parquet_pieces
+from spillframe.io.text import TextRange, plan_ranges, read_csv_ranges, read_json_ranges
+from spillframe.logical.nodes import ScanSource
+
+
+@dataclass(frozen=True, slots=True)
+class ParquetScan:
+    """Reads some row groups of some Parquet files."""
+
+    pieces: tuple[ParquetPiece, ...]
+    physical: pa.Schema
+    output: pa.Schema
+    columns: tuple[str, ...] | None
+    predicate: pc.Expression | None
+    limit: int | None
+
+    def read(self) -> pa.Table:
+        cols = list(self.columns) if self.columns is not None else None
+        return read_parquet_pieces(self.pieces, self.physical, self.output, cols,
+                                   self.predicate, self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class TextScan:
+    """Reads byte ranges of CSV or newline-delimited JSON files."""
+
+    format: str
+    ranges: tuple[TextRange, ...]
+    schema: pa.Schema
+    columns: tuple[str, ...] | None
+    options: tuple[tuple[str, Any], ...]
+    limit: int | None
+
+    def read(self) -> pa.Table:
+        cols = list(self.columns) if self.columns is not None else None
+        if self.format == "csv":
+            opts = dict(self.options)
+            table = read_csv_ranges(self.ranges, self.schema, opts.get("has_headers", True),
+                                    opts.get("delimiter"), cols)
+        else:
+            table = read_json_ranges(self.ranges, self.schema, cols)
+        return table.slice(0, self.limit) if self.limit is not None else table
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedScan:
+    """One scan task: what it reads and its estimated output size."""
+
+    scan: Any
+    estimated_bytes: int
+    estimated_rows: int | None
+
+
+def plan_scan(source: ScanSource, partition_bytes: int) -> list[PlannedScan]:
+    """Group the source's row groups or byte ranges into tasks near ``partition_bytes``."""
+    if source.format == "parquet":
+        return _plan_parquet(source, partition_bytes)
+    return _plan_text(source, partition_bytes)
+
+
+def _plan_parquet(source: ScanSource, partition_bytes: int) -> list[PlannedScan]:
+    opts = source.kwargs
+    physical: pa.Schema = opts["physical_schema"]
+    columns = list(source.columns) if source.columns is not None else None
+    predicate = to_arrow_filter(source.predicate) if source.predicate is not None else None
+    pieces = plan_parquet_pieces(list(source.paths), physical, opts.get("hive", False),
+                                 columns, predicate)
+    groups: list[list[ParquetPiece]] = []
+    size = 0
+    for piece in pieces:
+        if not groups or size + piece.num_bytes > partition_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(piece)
+        size += piece.num_bytes
+    if not groups:
+        groups = [[]]
+    return [
+        PlannedScan(ParquetScan(tuple(g), physical, source.schema, source.columns, predicate,
+                                source.limit),
+                    sum(p.num_bytes for p in g),
+                    None if predicate is not None else sum(p.num_rows for p in g))
+        for g in groups
+    ]
+
+
+def _plan_text(source: ScanSource, partition_bytes: int) -> list[PlannedScan]:
+    ranges = plan_ranges(list(source.paths), partition_bytes)
+    groups: list[list[TextRange]] = []
+    size = 0
+    for r in ranges:
+        if not groups or size + (r.end - r.start) > partition_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(r)
+        size += r.end - r.start
+    total = sum(os.path.getsize(p) for p in source.paths) or 1
+    fraction = len(source.schema) / max(1, len(source.file_schema))
+    options = tuple((k, v) for k, v in source.options if k in ("has_headers", "delimiter"))
+    return [
+        PlannedScan(TextScan(source.format, tuple(g), source.file_schema, source.columns,
+                             options, source.limit),
+                    int(sum(r.end - r.start for r in g) * fraction), None)
+        for g in groups
+    ] if total else []
+
+
+_ARROW_COMPARE = {"equal": "__eq__", "not_equal": "__ne__", "less": "__lt__",
+                  "less_equal": "__le__", "greater": "__gt__", "greater_equal": "__ge__"}
+
+
+def to_arrow_filter(expr: Expression) -> pc.Expression:
+    """Translate a pushable predicate to a pyarrow dataset expression.
+
+    Raises ValueError for predicates :func:`is_pushable` rejects.
+    """
+    if isinstance(expr, Column):
+        return pc.field(expr.name)
+    if isinstance(expr, Literal):
+        return pc.scalar(expr.value)
+    if isinstance(expr, Function):
+        args = [to_arrow_filter(a) for a in expr.args]
+        if expr.fn in _ARROW_COMPARE:
+            return getattr(args[0], _ARROW_COMPARE[expr.fn])(args[1])
+        if expr.fn == "and":
+            return args[0] & args[1]
+        if expr.fn == "or":
+            return args[0] | args[1]
+        if expr.fn == "invert":
+            return ~args[0]
+        if expr.fn == "is_null":
+            return args[0].is_null()
+        if expr.fn == "is_valid":
+            return args[0].is_valid()
+        if expr.fn == "is_in":
+            return args[0].isin(list(expr.kwargs["values"]))
+    raise ValueError(f"cannot push {expr!r} into a Parquet scan")
+
+
+def is_pushable(expr: Expression, schema: pa.Schema) -> bool:
+    """True when ``expr`` only compares columns with literals of a comparable type."""
+    if isinstance(expr, Column):
+        return schema.get_field_index(expr.name) >= 0
+    if isinstance(expr, Literal):
+        return True
+    if isinstance(expr, Function):
+        if expr.fn in _ARROW_COMPARE:
+            return _comparable(expr.args, schema) and all(is_pushable(a, schema)
+                                                          for a in expr.args)
+        if expr.fn in ("and", "or", "invert", "is_null", "is_valid", "is_in"):
+            return all(is_pushable(a, schema) for a in expr.args)
+    return False
+
+
+def _comparable(args: tuple[Expression, ...], schema: pa.Schema) -> bool:
+    types = []
+    for arg in args:
+        if isinstance(arg, Column):
+            types.append(schema.field(arg.name).type)
+        elif isinstance(arg, Literal):
+            types.append(arg.value.type)
+        else:
+            return False
+    a, b = types
+    same_kind = (a == b or (pa.types.is_integer(a) and pa.types.is_integer(b))
+                 or (pa.types.is_floating(a) and pa.types.is_floating(b))
+                 or (pa.types.is_string(a) and pa.types.is_string(b)))
+    return same_kind

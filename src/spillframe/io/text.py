@@ -1,0 +1,182 @@
+"""CSV and newline-delimited JSON sources, split into byte ranges of bounded size.
+
+A range ``[start, end)`` owns every line that *starts* inside it: a reader skips
+the partial line at ``start`` (unless it is 0) and reads on past ``end`` to the
+end of the line that crosses it. CSV fields with embedded newlines inside quotes
+are therefore only supported when a file is read as one range (files smaller
+than ``partition_bytes``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+
+from spillframe.errors import SourceError
+from spillframe.io.types import normalize_schema
+
+_INFER_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class TextRange:
+    """Bytes ``[start, end)`` of one file."""
+
+    path: str
+    start: int
+    end: int
+
+
+def _head(path: str, nbytes: int = _INFER_BYTES) -> bytes:
+    """The first ``nbytes`` of a file, cut back to the last complete line."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(nbytes)
+            more = f.read(1)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path!r}: {exc}") from None
+    if more and b"\n" in data:
+        data = data[: data.rindex(b"\n") + 1]
+    return data
+
+
+def _csv_options(has_headers: bool, delimiter: str | None,
+                 names: list[str] | None) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions]:
+    read = pacsv.ReadOptions(column_names=names, autogenerate_column_names=False,
+                             skip_rows=1 if (has_headers and names is not None) else 0)
+    parse = pacsv.ParseOptions(delimiter=delimiter or ",")
+    return read, parse
+
+
+def discover_csv_schema(files: list[str], has_headers: bool, delimiter: str | None) -> pa.Schema:
+    """Infer column types from the head of the first file; check every file's header."""
+    head = _head(files[0])
+    read, parse = _csv_options(has_headers, delimiter, None)
+    if not has_headers:
+        read = pacsv.ReadOptions(autogenerate_column_names=True)
+    try:
+        sample = pacsv.read_csv(io.BytesIO(head), read_options=read, parse_options=parse)
+    except pa.ArrowInvalid as exc:
+        raise SourceError(f"cannot parse CSV file {files[0]!r}: {exc}") from None
+    schema = sample.schema
+    if not has_headers:
+        schema = pa.schema([f.with_name(f"column_{i + 1}") for i, f in enumerate(schema)])
+    else:
+        first = _header(files[0], delimiter)
+        for path in files[1:]:
+            if _header(path, delimiter) != first:
+                raise SourceError(
+                    f"CSV file {path!r} has header {_header(path, delimiter)} but "
+                    f"{files[0]!r} has {first}; all files must have the same columns"
+                )
+    return normalize_schema(schema)
+
+
+def _header(path: str, delimiter: str | None) -> list[str]:
+    line = _head(path, 64 * 1024).split(b"\n", 1)[0]
+    return [c.strip().strip('"') for c in line.decode("utf-8", "replace").rstrip("\r")
+            .split(delimiter or ",")]
+
+
+def discover_json_schema(files: list[str]) -> pa.Schema:
+    """Infer the schema from the head of the first file."""
+    try:
+        sample = pajson.read_json(io.BytesIO(_head(files[0])))
+    except pa.ArrowInvalid as exc:
+        raise SourceError(f"cannot parse JSON file {files[0]!r}: {exc}") from None
+    return normalize_schema(sample.schema)
+
+
+def plan_ranges(files: list[str], target_bytes: int) -> list[TextRange]:
+    """Split every file into ranges of about ``target_bytes``."""
+    ranges = []
+    for path in files:
+        size = os.path.getsize(path)
+        start = 0
+        while True:
+            end = min(size, start + target_bytes)
+            ranges.append(TextRange(path, start, end))
+            if end >= size:
+                break
+            start = end
+    return ranges
+
+
+def _read_range(r: TextRange) -> bytes:
+    """The bytes of every line that starts in ``[r.start, r.end)``."""
+    with open(r.path, "rb") as f:
+        if r.start > 0:
+            f.seek(r.start - 1)
+            if f.read(1) != b"\n":
+                f.readline()  # the partial line belongs to the previous range
+        begin = f.tell()
+        if begin >= r.end and r.start > 0:
+            return b""
+        data = f.read(max(0, r.end - begin))
+        if data and not data.endswith(b"\n"):
+            data += f.readline()
+    return data
+
+
+def read_csv_ranges(ranges: tuple[TextRange, ...], schema: pa.Schema, has_headers: bool,
+                    delimiter: str | None, columns: list[str] | None) -> pa.Table:
+    """Read CSV byte ranges with the planned ``schema``."""
+    tables = []
+    for r in ranges:
+        try:
+            data = _read_range(r)
+        except OSError as exc:
+            raise SourceError(f"cannot read CSV file {r.path!r}: {exc}") from None
+        skip_header = has_headers and r.start == 0
+        read = pacsv.ReadOptions(column_names=schema.names, skip_rows=1 if skip_header else 0)
+        parse = pacsv.ParseOptions(delimiter=delimiter or ",")
+        convert = pacsv.ConvertOptions(column_types=schema, include_columns=columns)
+        if not data.strip() or (skip_header and data.count(b"\n") <= 1 and
+                                not data.split(b"\n", 1)[-1].strip()):
+            tables.append(_empty(schema, columns))
+            continue
+        try:
+            tables.append(pacsv.read_csv(io.BytesIO(data), read_options=read,
+                                         parse_options=parse, convert_options=convert))
+        except pa.ArrowInvalid as exc:
+            raise SourceError(
+                f"cannot parse CSV file {r.path!r} (bytes {r.start}-{r.end}): {exc}; "
+                "pass schema= to read_csv if the inferred types are wrong"
+            ) from None
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def read_json_ranges(ranges: tuple[TextRange, ...], schema: pa.Schema,
+                     columns: list[str] | None) -> pa.Table:
+    """Read newline-delimited JSON byte ranges with the planned ``schema``."""
+    tables = []
+    for r in ranges:
+        try:
+            data = _read_range(r)
+        except OSError as exc:
+            raise SourceError(f"cannot read JSON file {r.path!r}: {exc}") from None
+        if not data.strip():
+            tables.append(_empty(schema, columns))
+            continue
+        try:
+            table = pajson.read_json(
+                io.BytesIO(data),
+                parse_options=pajson.ParseOptions(explicit_schema=schema,
+                                                  unexpected_field_behavior="ignore"))
+        except pa.ArrowInvalid as exc:
+            raise SourceError(
+                f"cannot parse JSON file {r.path!r} (bytes {r.start}-{r.end}): {exc}; "
+                "pass schema= to read_json if the inferred types are wrong"
+            ) from None
+        tables.append(table.select(columns) if columns is not None else table)
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def _empty(schema: pa.Schema, columns: list[str] | None) -> pa.Table:
+    table = schema.empty_table()
+    return table.select(columns) if columns is not None else table

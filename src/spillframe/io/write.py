@@ -1,0 +1,119 @@
+"""Writing Parquet and CSV files: all or nothing.
+
+Every task writes its partition into a hidden staging directory under the target;
+only when every task succeeded are the files moved into place (and, with
+``write_mode="overwrite"``, the old files removed). A failure removes the staging
+directory, so no partial file is ever visible.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from spillframe.errors import SourceError
+from spillframe.expr.expression import Column, col
+from spillframe.kernels.narrow import Step, run_pipeline
+from spillframe.optimizer import optimize
+from spillframe.physical.lower import Lowering
+from spillframe.physical.plan import PhysicalPlan
+from spillframe.runners.base import get_runner
+
+if TYPE_CHECKING:
+    from spillframe.api.dataframe import DataFrame
+
+WRITE_MODES = ("append", "overwrite")
+STAGING_PREFIX = ".spillframe-staging-"
+
+
+def write_partition(source: Any, steps: tuple[Step, ...], staging: str, index: int,
+                    file_format: str, partition_cols: tuple[str, ...],
+                    options: tuple[tuple[str, Any], ...]) -> pa.Table:
+    """Write one partition into ``staging``; returns the relative paths written."""
+    table = run_pipeline(source, steps)
+    written: list[str] = []
+    if table.num_rows == 0:
+        return pa.table({"path": pa.array([], pa.string())})
+    opts = dict(options)
+    if file_format == "parquet":
+        file_options = ds.ParquetFileFormat().make_write_options(
+            compression=opts.get("compression", "snappy"))
+    else:
+        file_options = ds.CsvFileFormat().make_write_options()
+    ds.write_dataset(
+        table, staging, format=file_format, file_options=file_options,
+        partitioning=list(partition_cols) or None, partitioning_flavor="hive",
+        basename_template=f"part-{index:05d}-{uuid.uuid4().hex[:8]}-{{i}}.{file_format}",
+        existing_data_behavior="overwrite_or_ignore",
+        file_visitor=lambda f: written.append(os.path.relpath(f.path, staging)),
+        max_rows_per_group=1 << 20)
+    return pa.table({"path": pa.array(sorted(written), pa.string())})
+
+
+def write_files(df: DataFrame, file_format: str, root_dir: str, write_mode: str,
+                partition_cols: list[Any] | None, options: dict[str, Any]) -> DataFrame:
+    """Run ``df`` and write it under ``root_dir``; returns a DataFrame of file paths."""
+    from spillframe.api.io import from_pydict
+
+    if write_mode not in WRITE_MODES:
+        raise ValueError(f"write_mode must be one of {list(WRITE_MODES)}, got {write_mode!r}")
+    names = []
+    for c in partition_cols or []:
+        expr = col(c) if isinstance(c, str) else c
+        if not isinstance(expr, Column):
+            raise TypeError(f"partition_cols takes column names, got {c!r}")
+        df[expr.name]  # raises SchemaError naming the column if it is missing
+        names.append(expr.name)
+    root_dir = os.fspath(root_dir)
+    if os.path.exists(root_dir) and not os.path.isdir(root_dir):
+        raise SourceError(f"cannot write to {root_dir!r}: it is a file, not a directory")
+    os.makedirs(root_dir, exist_ok=True)
+    staging = os.path.join(root_dir, f"{STAGING_PREFIX}{uuid.uuid4().hex}")
+    os.makedirs(staging)
+    try:
+        plan = _write_plan(df, file_format, staging, tuple(names), tuple(options.items()))
+        relative = [p for t in get_runner().run(plan) for p in t.column("path").to_pylist()]
+        if write_mode == "overwrite":
+            _remove_old_files(root_dir, staging)
+        final = _publish(staging, root_dir, relative)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return from_pydict({"path": final})
+
+
+def _write_plan(df: DataFrame, file_format: str, staging: str, partition_cols: tuple[str, ...],
+                options: tuple[tuple[str, Any], ...]) -> PhysicalPlan:
+    low = Lowering()
+    pending = low.visit(optimize(df._builder))
+    name = f"write-{file_format}"
+    tasks = [low.task(write_partition, (p.source, p.steps, staging, i, file_format,
+                                        partition_cols, options), name, pending)
+             for i, p in enumerate(pending.parts)]
+    stage = low.builder.add(name, tasks, pending.estimated_bytes)
+    return PhysicalPlan(dict(low.builder.stages), stage.id, name)
+
+
+def _remove_old_files(root_dir: str, staging: str) -> None:
+    for entry in os.listdir(root_dir):
+        path = os.path.join(root_dir, entry)
+        if path == staging or entry.startswith(STAGING_PREFIX):
+            continue
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+def _publish(staging: str, root_dir: str, relative: list[str]) -> list[str]:
+    final = []
+    for rel in relative:
+        target = os.path.join(root_dir, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.replace(os.path.join(staging, rel), target)
+        final.append(target)
+    return final

@@ -1,0 +1,134 @@
+"""Narrow operators, fused: one pipeline of steps runs on each partition in one task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spillframe.expr.evaluate import evaluate, evaluate_column
+from spillframe.expr.expression import Expression
+
+
+@dataclass(frozen=True, slots=True)
+class FilterStep:
+    """Keep rows where ``predicate`` is true (null counts as false)."""
+
+    predicate: Expression
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        mask = evaluate(self.predicate, table)
+        if isinstance(mask, pa.Scalar):
+            return table if mask.as_py() else table.slice(0, 0)
+        return table.filter(mask, null_selection_behavior="drop")
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectStep:
+    """Compute each expression into a column of the planned ``schema``."""
+
+    exprs: tuple[Expression, ...]
+    schema: pa.Schema
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        columns = [evaluate_column(e, table, f.type) for e, f in zip(self.exprs, self.schema)]
+        return pa.Table.from_arrays(columns, schema=self.schema)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitStep:
+    """The first ``n`` rows of this partition."""
+
+    n: int
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return table.slice(0, self.n)
+
+
+@dataclass(frozen=True, slots=True)
+class ExplodeStep:
+    """One row per element of the list ``columns``; empty or null lists give a null row."""
+
+    columns: tuple[str, ...]
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return explode_table(table, list(self.columns))
+
+
+@dataclass(frozen=True, slots=True)
+class SampleStep:
+    """Keep each row with probability ``fraction`` (seeded per partition)."""
+
+    fraction: float
+    seed: int
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        rng = np.random.default_rng(self.seed)
+        return table.filter(pa.array(rng.random(table.num_rows) < self.fraction))
+
+
+def explode_table(table: pa.Table, columns: list[str]) -> pa.Table:
+    """Explode list columns together (their lengths must agree row by row)."""
+    table = table.combine_chunks()
+    lists = [table.column(c).chunk(0) if table.num_rows else
+             pa.array([], table.schema.field(c).type) for c in columns]
+    lengths = [pc.fill_null(pc.list_value_length(a), 0) for a in lists]
+    for name, length in zip(columns[1:], lengths[1:]):
+        if not pc.all(pc.equal(length, lengths[0])).as_py() and len(length):
+            raise ValueError(f"explode: list column {name!r} has different lengths than "
+                             f"{columns[0]!r} in the same row")
+    # A row with an empty or null list becomes one row holding null.
+    counts = np.maximum(lengths[0].to_numpy(zero_copy_only=False), 1) if len(lists[0]) \
+        else np.zeros(0, dtype=np.int64)
+    parents = np.repeat(np.arange(table.num_rows), counts)
+    result = table.take(pa.array(parents, pa.int64()))
+    for name, arr, length in zip(columns, lists, lengths):
+        values = _explode_values(arr, length.to_numpy(zero_copy_only=False), counts)
+        index = result.schema.get_field_index(name)
+        result = result.set_column(index, pa.field(name, values.type), values)
+    return result
+
+
+def _explode_values(arr: pa.Array, lengths: np.ndarray, counts: np.ndarray) -> pa.Array:
+    flat = pc.list_flatten(arr)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else lengths
+    out_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
+    position = np.arange(int(counts.sum())) - np.repeat(out_starts, counts)
+    source = np.repeat(starts, counts) + position
+    valid = np.repeat(lengths > 0, counts)
+    taken = flat.take(pa.array(np.where(valid, source, 0), pa.int64())) if len(flat) \
+        else pa.nulls(len(source), flat.type)
+    return pc.if_else(pa.array(valid, pa.bool_()), taken, pa.scalar(None, flat.type))
+
+
+Step = Callable[[pa.Table], pa.Table]
+
+
+def run_pipeline(source: Any, steps: tuple[Step, ...]) -> pa.Table:
+    """Apply ``steps`` in order to one partition.
+
+    ``source`` is a table, a list of tables to concatenate (merged partitions), or a
+    scan (any object with ``read() -> pa.Table``).
+    """
+    if isinstance(source, list):
+        from spillframe.kernels.exchange import concat_tables
+
+        table = concat_tables(source)
+    elif isinstance(source, pa.Table):
+        table = source
+    else:
+        table = source.read()
+    for step in steps:
+        table = step(table)
+    return table
+
+
+def slice_partition(table: pa.Table, part: int, parts: int) -> pa.Table:
+    """Rows of part ``part`` of ``parts`` near-equal slices (for ``into_partitions``)."""
+    n = table.num_rows
+    start, stop = n * part // parts, n * (part + 1) // parts
+    return table.slice(start, stop - start)

@@ -1,0 +1,1 @@
+"""spillframe.logical."""

@@ -1,0 +1,438 @@
+"""Logical plan nodes: immutable, typed, schema resolved when built.
+
+A node declares its behaviour with class flags (``is_narrow``) that the
+optimizer rules and the lowering read. The logical plan never says *how*: join
+strategy, aggregation phases and partition counts are chosen when lowering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from spillframe.errors import ExpressionTypeError, SchemaError, missing_column_message
+from spillframe.expr.evaluate import resolve_field, resolve_type
+from spillframe.expr.expression import AggExpr, Alias, Expression, UdfCall
+from spillframe.physical.plan import ResourceRequest
+
+JOIN_HOWS = ("inner", "left", "right", "outer", "semi", "anti", "cross")
+
+
+@dataclass(frozen=True, eq=False)
+class LogicalPlan:
+    """Base class of logical nodes; ``schema`` is computed once in ``__post_init__``."""
+
+    is_narrow: ClassVar[bool] = True
+    schema: pa.Schema = field(init=False, repr=False)
+
+    def children(self) -> tuple[LogicalPlan, ...]:
+        return ()
+
+    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
+        return self
+
+    def _compute_schema(self) -> pa.Schema:
+        raise NotImplementedError(type(self).__name__)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schema", self._compute_schema())
+
+    def walk(self) -> Iterator[LogicalPlan]:
+        yield self
+        for child in self.children():
+            yield from child.walk()
+
+    def describe(self) -> str:
+        """One line for ``explain``."""
+        return type(self).__name__
+
+    def replace(self, **changes: Any) -> LogicalPlan:
+        values = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "schema"}
+        values.update(changes)
+        return type(self)(**values)
+
+
+@dataclass(frozen=True, eq=False)
+class _Unary(LogicalPlan):
+    child: LogicalPlan
+
+    def children(self) -> tuple[LogicalPlan, ...]:
+        return (self.child,)
+
+    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
+        return self if children[0] is self.child else self.replace(child=children[0])
+
+
+def check_columns(names: list[str] | tuple[str, ...], schema: pa.Schema) -> None:
+    """Raise SchemaError for the first name not in ``schema``."""
+    for name in names:
+        if schema.get_field_index(name) < 0:
+            raise SchemaError(missing_column_message(name, schema.names))
+
+
+@dataclass(frozen=True, eq=False)
+class InMemorySource(LogicalPlan):
+    """Partitions already in memory (from_* or a collected DataFrame's cache)."""
+
+    partitions: tuple[pa.Table, ...]
+    source_schema: pa.Schema
+
+    def _compute_schema(self) -> pa.Schema:
+        return self.source_schema
+
+    def describe(self) -> str:
+        rows = sum(p.num_rows for p in self.partitions)
+        return f"InMemorySource: {len(self.partitions)} partitions, {rows} rows"
+
+
+@dataclass(frozen=True, eq=False)
+class ScanSource(LogicalPlan):
+    """Files to read; the optimizer pushes projections, filters and limits into it."""
+
+    format: str
+    paths: tuple[str, ...]
+    file_schema: pa.Schema
+    options: tuple[tuple[str, Any], ...] = ()
+    columns: tuple[str, ...] | None = None
+    predicate: Expression | None = None
+    limit: int | None = None
+
+    def _compute_schema(self) -> pa.Schema:
+        if self.columns is None:
+            return self.file_schema
+        return pa.schema([self.file_schema.field(c) for c in self.columns])
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.options)
+
+    def describe(self) -> str:
+        parts = [f"Scan{self.format.capitalize()}: {len(self.paths)} path(s)"]
+        if self.columns is not None:
+            parts.append(f"columns=[{', '.join(self.columns)}]")
+        if self.predicate is not None:
+            parts.append(f"predicate={self.predicate!r}")
+        if self.limit is not None:
+            parts.append(f"limit={self.limit}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, eq=False)
+class Project(_Unary):
+    """Compute ``exprs`` (one output column each) from the child's columns."""
+
+    exprs: tuple[Expression, ...] = ()
+
+    def _compute_schema(self) -> pa.Schema:
+        fields = []
+        for expr in self.exprs:
+            if expr.has_agg():
+                raise SchemaError(f"aggregation {expr!r} is only allowed inside agg()")
+            fields.append(resolve_field(expr, self.child.schema))
+        names = [f.name for f in fields]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise SchemaError(
+                f"duplicate output column(s) {duplicates}; give each expression a unique "
+                "name with .alias()"
+            )
+        return pa.schema(fields)
+
+    def resources(self) -> ResourceRequest:
+        """The largest request of the UDFs this projection calls."""
+        request = ResourceRequest(num_cpus=1)
+        for expr in self.exprs:
+            for node in expr.walk():
+                if isinstance(node, UdfCall):
+                    request = request.max(node.udf.resources)
+        return request
+
+    def udf_labels(self) -> list[str]:
+        return [node.udf.name for e in self.exprs for node in e.walk()
+                if isinstance(node, UdfCall)]
+
+    def describe(self) -> str:
+        return f"Project: {', '.join(map(repr, self.exprs))}"
+
+
+@dataclass(frozen=True, eq=False)
+class Filter(_Unary):
+    """Keep rows where ``predicate`` is true."""
+
+    predicate: Expression | None = None
+
+    def _compute_schema(self) -> pa.Schema:
+        if self.predicate is None:
+            raise ValueError("Filter needs a predicate")
+        if self.predicate.has_agg():
+            raise SchemaError(f"aggregation {self.predicate!r} is not allowed in where()")
+        dtype = resolve_type(self.predicate, self.child.schema)
+        if not (pa.types.is_boolean(dtype) or pa.types.is_null(dtype)):
+            raise SchemaError(f"where() needs a boolean expression, got {self.predicate!r} "
+                              f"of type {dtype}")
+        return self.child.schema
+
+    def describe(self) -> str:
+        return f"Filter: {self.predicate!r}"
+
+
+@dataclass(frozen=True, eq=False)
+class Limit(_Unary):
+    """The first ``n`` rows."""
+
+    n: int = 0
+
+    def _compute_schema(self) -> pa.Schema:
+        return self.child.schema
+
+    def describe(self) -> str:
+        return f"Limit: {self.n}"
+
+
+@dataclass(frozen=True, eq=False)
+class Explode(_Unary):
+    """One row per list element of ``columns`` (lists of a row must have equal lengths)."""
+
+    columns: tuple[str, ...] = ()
+
+    def _compute_schema(self) -> pa.Schema:
+        check_columns(self.columns, self.child.schema)
+        schema = self.child.schema
+        for name in self.columns:
+            i = schema.get_field_index(name)
+            t = schema.field(i).type
+            if not (pa.types.is_list(t) or pa.types.is_large_list(t)
+                    or pa.types.is_fixed_size_list(t)):
+                raise SchemaError(f"explode needs list columns; {name!r} is {t}")
+            schema = schema.set(i, pa.field(name, t.value_type))
+        return schema
+
+    def describe(self) -> str:
+        return f"Explode: {', '.join(self.columns)}"
+
+
+@dataclass(frozen=True, eq=False)
+class Sample(_Unary):
+    """A Bernoulli sample of about ``fraction`` of the rows."""
+
+    fraction: float = 0.0
+    seed: int | None = None
+
+    def _compute_schema(self) -> pa.Schema:
+        return self.child.schema
+
+    def describe(self) -> str:
+        return f"Sample: fraction={self.fraction}, seed={self.seed}"
+
+
+@dataclass(frozen=True, eq=False)
+class IntoPartitions(_Unary):
+    """Split or merge partitions into exactly ``n`` without a shuffle."""
+
+    n: int = 1
+
+    def _compute_schema(self) -> pa.Schema:
+        return self.child.schema
+
+    def describe(self) -> str:
+        return f"IntoPartitions: {self.n}"
+
+
+@dataclass(frozen=True, eq=False)
+class Repartition(_Unary):
+    """Hash-shuffle on ``keys`` (random when none) into ``n`` partitions (auto when None)."""
+
+    n: int | None = None
+    keys: tuple[Expression, ...] = ()
+    seed: int | None = None
+
+    is_narrow: ClassVar[bool] = False
+
+    def _compute_schema(self) -> pa.Schema:
+        for key in self.keys:
+            resolve_type(key, self.child.schema)
+        return self.child.schema
+
+    def describe(self) -> str:
+        keys = ", ".join(map(repr, self.keys)) or "random"
+        return f"Repartition: n={self.n}, by {keys}"
+
+
+@dataclass(frozen=True, eq=False)
+class Concat(LogicalPlan):
+    """The rows of ``left`` followed by the rows of ``right`` (same schema)."""
+
+    left: LogicalPlan
+    right: LogicalPlan
+
+    def children(self) -> tuple[LogicalPlan, ...]:
+        return (self.left, self.right)
+
+    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
+        if children[0] is self.left and children[1] is self.right:
+            return self
+        return Concat(children[0], children[1])
+
+    def _compute_schema(self) -> pa.Schema:
+        if not self.left.schema.equals(self.right.schema):
+            raise SchemaError(
+                f"concat needs equal schemas; left has {_schema_text(self.left.schema)} and "
+                f"right has {_schema_text(self.right.schema)}"
+            )
+        return self.left.schema
+
+    def describe(self) -> str:
+        return "Concat"
+
+
+def _schema_text(schema: pa.Schema) -> str:
+    return "[" + ", ".join(f"{f.name}: {f.type}" for f in schema) + "]"
+
+
+def unwrap_agg(expr: Expression) -> AggExpr:
+    """The AggExpr inside ``expr`` (an AggExpr, possibly aliased); SchemaError otherwise."""
+    root = expr.child if isinstance(expr, Alias) else expr
+    if not isinstance(root, AggExpr):
+        raise SchemaError(
+            f"{expr!r} is not an aggregation; use e.g. col(...).sum() in agg(), "
+            "optionally with .alias()"
+        )
+    return root
+
+
+@dataclass(frozen=True, eq=False)
+class Aggregate(_Unary):
+    """Group by ``keys`` (none: one global row) and compute ``aggs``."""
+
+    keys: tuple[Expression, ...] = ()
+    aggs: tuple[Expression, ...] = ()
+
+    is_narrow: ClassVar[bool] = False
+
+    def _compute_schema(self) -> pa.Schema:
+        fields = [resolve_field(k, self.child.schema) for k in self.keys]
+        for key in self.keys:
+            if key.has_agg():
+                raise SchemaError(f"group key {key!r} cannot contain an aggregation")
+        for agg in self.aggs:
+            root = unwrap_agg(agg)
+            if root.child.has_agg():
+                raise SchemaError(f"nested aggregation in {agg!r}")
+            fields.append(resolve_field(agg, self.child.schema))
+        names = [f.name for f in fields]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise SchemaError(f"duplicate output column(s) {duplicates} in agg(); use .alias()")
+        return pa.schema(fields)
+
+    def describe(self) -> str:
+        keys = ", ".join(map(repr, self.keys))
+        return f"Aggregate: {', '.join(map(repr, self.aggs))}" + (f" by {keys}" if keys else "")
+
+
+@dataclass(frozen=True, eq=False)
+class Distinct(_Unary):
+    """Drop duplicate rows, comparing the columns ``on`` (all when empty)."""
+
+    on: tuple[str, ...] = ()
+
+    is_narrow: ClassVar[bool] = False
+
+    def _compute_schema(self) -> pa.Schema:
+        check_columns(self.on, self.child.schema)
+        return self.child.schema
+
+    def describe(self) -> str:
+        return f"Distinct: {', '.join(self.on) or 'all columns'}"
+
+
+@dataclass(frozen=True, eq=False)
+class Sort(_Unary):
+    """Order rows by ``keys`` with a direction and null placement per key."""
+
+    keys: tuple[Expression, ...] = ()
+    descending: tuple[bool, ...] = ()
+    nulls_first: tuple[bool, ...] = ()
+
+    is_narrow: ClassVar[bool] = False
+
+    def _compute_schema(self) -> pa.Schema:
+        for key in self.keys:
+            resolve_type(key, self.child.schema)
+        return self.child.schema
+
+    def describe(self) -> str:
+        keys = ", ".join(f"{k!r} {'desc' if d else 'asc'}{' nulls first' if n else ''}"
+                         for k, d, n in zip(self.keys, self.descending, self.nulls_first))
+        return f"Sort: {keys}"
+
+
+@dataclass(frozen=True, eq=False)
+class TopK(_Unary):
+    """The first ``k`` rows of a sort (a sort followed by a limit)."""
+
+    keys: tuple[Expression, ...] = ()
+    descending: tuple[bool, ...] = ()
+    nulls_first: tuple[bool, ...] = ()
+    k: int = 0
+
+    is_narrow: ClassVar[bool] = False
+
+    def _compute_schema(self) -> pa.Schema:
+        return self.child.schema
+
+    def describe(self) -> str:
+        return f"TopK: k={self.k}, by {', '.join(map(repr, self.keys))}"
+
+
+@dataclass(frozen=True, eq=False)
+class Join(LogicalPlan):
+    """Join ``left`` and ``right`` on key columns; strategy is chosen when lowering."""
+
+    left: LogicalPlan
+    right: LogicalPlan
+    left_on: tuple[str, ...]
+    right_on: tuple[str, ...]
+    how: str = "inner"
+    strategy: str | None = None
+    prefix: str = "right."
+    suffix: str | None = None
+
+    is_narrow: ClassVar[bool] = False
+
+    def children(self) -> tuple[LogicalPlan, ...]:
+        return (self.left, self.right)
+
+    def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
+        if children[0] is self.left and children[1] is self.right:
+            return self
+        return self.replace(left=children[0], right=children[1])
+
+    def _compute_schema(self) -> pa.Schema:
+        from spillframe.kernels.join import common_key_type, join_output_schema
+
+        if self.how not in JOIN_HOWS:
+            raise ValueError(f"join how must be one of {list(JOIN_HOWS)}, got {self.how!r}")
+        check_columns(self.left_on, self.left.schema)
+        check_columns(self.right_on, self.right.schema)
+        if len(self.left_on) != len(self.right_on):
+            raise ValueError(f"join needs as many left_on as right_on columns, got "
+                             f"{list(self.left_on)} and {list(self.right_on)}")
+        for lname, rname in zip(self.left_on, self.right_on):
+            ltype = self.left.schema.field(lname).type
+            rtype = self.right.schema.field(rname).type
+            if common_key_type(ltype, rtype) is None:
+                raise ExpressionTypeError(
+                    f"cannot join left key {lname!r} ({ltype}) with right key {rname!r} "
+                    f"({rtype}); cast one side with .cast() so both have one type"
+                )
+        return join_output_schema(self.left.schema, self.right.schema, list(self.left_on),
+                                  list(self.right_on), self.how, self.prefix, self.suffix)
+
+    def describe(self) -> str:
+        keys = ", ".join(f"{a}={b}" for a, b in zip(self.left_on, self.right_on))
+        strategy = f", strategy={self.strategy}" if self.strategy else ""
+        return f"Join: how={self.how}, on [{keys}]{strategy}"

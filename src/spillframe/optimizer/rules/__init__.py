@@ -1,0 +1,1 @@
+"""One rule per module; each is a pure function ``plan -> plan``."""

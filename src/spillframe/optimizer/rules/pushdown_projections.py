@@ -1,0 +1,96 @@
+"""Read only the columns a query uses: prune projections and narrow scans."""
+
+from __future__ import annotations
+
+from spillframe.expr.expression import Expression
+from spillframe.logical import nodes as L
+
+
+def pushdown_projections(plan: L.LogicalPlan) -> L.LogicalPlan:
+    """Drop unused projected expressions and unread scan columns."""
+    return _prune(plan, None)
+
+
+def _columns(exprs: tuple[Expression, ...] | list[Expression]) -> set[str]:
+    found: set[str] = set()
+    for e in exprs:
+        found |= e.column_names()
+    return found
+
+
+def _prune(node: L.LogicalPlan, required: set[str] | None) -> L.LogicalPlan:
+    """``node`` rewritten to produce at least the ``required`` columns (all if None)."""
+    if isinstance(node, L.ScanSource):
+        return _prune_scan(node, required)
+    if isinstance(node, L.Project):
+        exprs = node.exprs if required is None else \
+            tuple(e for e in node.exprs if e.output_name() in required)
+        if not exprs:  # keep one column so the row count survives
+            exprs = node.exprs[:1]
+        child = _prune(node.child, _columns(exprs))
+        if child is node.child and exprs == node.exprs:
+            return node
+        return L.Project(child, exprs=exprs)
+    needed = _child_requirements(node, required)
+    if needed is None:
+        return node
+    children = node.children()
+    new = tuple(_prune(c, r) for c, r in zip(children, needed))
+    if all(a is b for a, b in zip(children, new)):
+        return node
+    return node.with_children(new)
+
+
+def _child_requirements(node: L.LogicalPlan,
+                        required: set[str] | None) -> list[set[str] | None] | None:
+    """What each child must produce so that ``node`` produces ``required``."""
+    if isinstance(node, L.Filter):
+        return [None if required is None else required | node.predicate.column_names()]
+    if isinstance(node, (L.Limit, L.Sample, L.IntoPartitions)):
+        return [required]
+    if isinstance(node, L.Repartition):
+        return [None if required is None else required | _columns(node.keys)]
+    if isinstance(node, (L.Sort, L.TopK)):
+        return [None if required is None else required | _columns(node.keys)]
+    if isinstance(node, L.Explode):
+        return [None if required is None else required | set(node.columns)]
+    if isinstance(node, L.Aggregate):
+        return [_columns(node.keys) | _columns(node.aggs)]
+    if isinstance(node, L.Distinct):
+        return [None if required is None or not node.on else required | set(node.on)]
+    if isinstance(node, L.Concat):
+        return [required, required]
+    if isinstance(node, L.Join):
+        return _join_requirements(node, required)
+    return None
+
+
+def _join_requirements(node: L.Join, required: set[str] | None) -> list[set[str] | None]:
+    if required is None or node.how == "cross":
+        return [None, None]
+    left_names, right_names = set(node.left.schema.names), set(node.right.schema.names)
+    # Columns whose names clash across sides stay, so the right side's renaming
+    # ("right.x") and therefore the join's output names do not change.
+    clashing = left_names & right_names
+    left = (required & left_names) | set(node.left_on) | clashing
+    right = set(node.right_on) | clashing
+    for name in right_names:
+        renamed = {name, f"{node.prefix}{name}"}
+        if node.suffix:
+            renamed.add(f"{name}{node.suffix}")
+        if renamed & required:
+            right.add(name)
+    return [left, right]
+
+
+def _prune_scan(scan: L.ScanSource, required: set[str] | None) -> L.LogicalPlan:
+    if required is None:
+        return scan
+    names = scan.file_schema.names
+    columns = tuple(n for n in names if n in required)
+    if not columns:  # e.g. count_rows(): read the narrowest column for the row count
+        columns = (names[0],)
+    current = scan.columns if scan.columns is not None else tuple(names)
+    if current == columns:
+        return scan
+    return scan.replace(columns=columns)

@@ -1,0 +1,240 @@
+"""Lowering: an optimized logical plan becomes the partitioned physical plan.
+
+Narrow operators do not create stages: they append steps to each pending
+partition (:class:`Pending`), and the steps run fused in whichever task finally
+materializes the partition (a pipeline stage, an exchange's split task, or a
+join). Wide operators (see :mod:`spillframe.physical.wide`) materialize their
+inputs through exchanges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from spillframe.config import Config, get_config
+from spillframe.kernels.narrow import (
+    ExplodeStep,
+    FilterStep,
+    LimitStep,
+    ProjectStep,
+    SampleStep,
+    Step,
+    run_pipeline,
+    slice_partition,
+)
+from spillframe.logical import nodes as L
+from spillframe.physical.plan import PhysicalPlan, ResourceRequest, StageBuilder, Task, TaskRef
+
+
+@dataclass(frozen=True)
+class Part:
+    """One pending partition: where its data comes from and the steps still to run."""
+
+    source: Any  # TaskRef, list of TaskRefs, pa.Table, or a scan with .read()
+    steps: tuple[Step, ...] = ()
+
+    def then(self, step: Step) -> Part:
+        return Part(self.source, (*self.steps, step))
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The partitions of an operator's output before they are materialized."""
+
+    parts: tuple[Part, ...]
+    schema: pa.Schema
+    estimated_bytes: int | None
+    estimated_rows: int | None = None
+    words: tuple[str, ...] = ()
+    resources: ResourceRequest = field(default_factory=ResourceRequest)
+    labels: tuple[str, ...] = ()
+
+    @property
+    def num_partitions(self) -> int:
+        return len(self.parts)
+
+    def then(self, step: Step, word: str, schema: pa.Schema | None = None,
+             **changes: Any) -> Pending:
+        words = self.words if word in self.words else (*self.words, word)
+        return dataclasses.replace(self, parts=tuple(p.then(step) for p in self.parts),
+                                   words=words, schema=schema or self.schema, **changes)
+
+    @property
+    def task_name(self) -> str:
+        return "-".join(self.words) or "collect"
+
+    def is_materialized(self) -> bool:
+        return all(not p.steps and isinstance(p.source, TaskRef) for p in self.parts)
+
+
+class Lowering:
+    """Turns logical nodes into stages; one instance lowers one query."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or get_config()
+        self.builder = StageBuilder()
+        self.streaming_limit: L.Limit | None = None
+
+    # -- entry point ------------------------------------------------------------------
+    def lower(self, plan: L.LogicalPlan, name: str = "query") -> PhysicalPlan:
+        # A final limit (under row-wise projections) streams: local limits per partition,
+        # and the consumer stops reading, and the runner scheduling, once it has n rows.
+        node = plan
+        while isinstance(node, L.Project):
+            node = node.child
+        self.streaming_limit = node if isinstance(node, L.Limit) else None
+        limit = self.streaming_limit.n if self.streaming_limit is not None else None
+        pending = self.visit(plan)
+        stage = self.materialize(pending)
+        return PhysicalPlan(dict(self.builder.stages), stage, name, limit)
+
+    def visit(self, node: L.LogicalPlan) -> Pending:
+        method = getattr(self, f"lower_{type(node).__name__}", None)
+        if method is None:
+            from spillframe.physical import wide
+
+            method = getattr(wide, f"lower_{type(node).__name__}")
+            return method(self, node)
+        return method(node)
+
+    # -- materialization ------------------------------------------------------------------
+    def materialize(self, pending: Pending, name: str | None = None) -> int:
+        """Add a stage computing every pending partition; returns its stage id."""
+        if pending.is_materialized() and name is None:
+            stage_ids = {p.source.stage_id for p in pending.parts}
+            if len(stage_ids) == 1:
+                stage_id = stage_ids.pop()
+                stage = self.builder.stages[stage_id]
+                if [p.source.index for p in pending.parts] == list(range(stage.num_partitions)):
+                    return stage_id
+        tasks = [self.task(run_pipeline, (p.source, p.steps), name or pending.task_name,
+                           pending) for p in pending.parts]
+        stage = self.builder.add(name or pending.task_name, tasks, pending.estimated_bytes,
+                                 pending.estimated_rows)
+        return stage.id
+
+    def materialized(self, pending: Pending, name: str | None = None) -> Pending:
+        """The same partitions, computed by a stage, as references."""
+        stage_id = self.materialize(pending, name)
+        stage = self.builder.stages[stage_id]
+        parts = tuple(Part(TaskRef(stage_id, i)) for i in range(stage.num_partitions))
+        return dataclasses.replace(pending, parts=parts, words=(),
+                                   resources=ResourceRequest(), labels=())
+
+    def task(self, kernel: Any, args: tuple[Any, ...], name: str, pending: Pending,
+             num_outputs: int = 1) -> Task:
+        label = ", ".join(pending.labels) or name
+        return Task(kernel, args, name, pending.resources, num_outputs, label)
+
+    def exchange_partitions(self, estimated_bytes: int | None, fallback: int) -> int:
+        """Partitions for an exchange: estimated bytes / partition_bytes, bounded."""
+        if estimated_bytes is None:
+            return max(1, fallback)
+        wanted = math.ceil(estimated_bytes / self.config.partition_bytes)
+        return max(1, min(wanted, self.config.max_exchange_partitions))
+
+    # -- sources ------------------------------------------------------------------------------
+    def lower_InMemorySource(self, node: L.InMemorySource) -> Pending:
+        parts = tuple(Part(t) for t in node.partitions) or (Part(node.schema.empty_table()),)
+        return Pending(parts, node.schema, sum(t.nbytes for t in node.partitions),
+                       sum(t.num_rows for t in node.partitions), ("from-memory",))
+
+    def lower_ScanSource(self, node: L.ScanSource) -> Pending:
+        from spillframe.io.scan import plan_scan
+
+        planned = plan_scan(node, self.config.partition_bytes)
+        rows = [p.estimated_rows for p in planned]
+        return Pending(tuple(Part(p.scan) for p in planned), node.schema,
+                       sum(p.estimated_bytes for p in planned),
+                       None if None in rows else sum(rows),  # type: ignore[arg-type]
+                       (f"scan-{node.format}",))
+
+    # -- narrow operators ------------------------------------------------------------------------
+    def lower_Project(self, node: L.Project) -> Pending:
+        child = self.visit(node.child)
+        ratio = len(node.schema) / max(1, len(node.child.schema))
+        estimate = None if child.estimated_bytes is None else int(child.estimated_bytes * ratio)
+        word = "udf" if node.udf_labels() else "project"
+        return child.then(ProjectStep(node.exprs, node.schema), word, node.schema,
+                          estimated_bytes=estimate,
+                          resources=child.resources.max(node.resources()),
+                          labels=(*child.labels, *node.udf_labels()))
+
+    def lower_Filter(self, node: L.Filter) -> Pending:
+        child = self.visit(node.child)
+        return child.then(FilterStep(node.predicate), "filter", estimated_rows=None)
+
+    def lower_Explode(self, node: L.Explode) -> Pending:
+        child = self.visit(node.child)
+        return child.then(ExplodeStep(node.columns), "explode", node.schema, estimated_rows=None)
+
+    def lower_Sample(self, node: L.Sample) -> Pending:
+        child = self.visit(node.child)
+        seed = node.seed if node.seed is not None else int.from_bytes(os.urandom(4), "little")
+        parts = tuple(p.then(SampleStep(node.fraction, seed + i))
+                      for i, p in enumerate(child.parts))
+        estimate = None if child.estimated_bytes is None else \
+            int(child.estimated_bytes * node.fraction)
+        words = (*child.words, "sample")
+        return dataclasses.replace(child, parts=parts, estimated_bytes=estimate,
+                                   estimated_rows=None, words=words)
+
+    def lower_Limit(self, node: L.Limit) -> Pending:
+        """A limit inside a plan: local limits, then one task keeps the first ``n`` rows."""
+        child = self.visit(node.child).then(LimitStep(node.n), "limit")
+        if node is self.streaming_limit:
+            return child
+        child = self.materialized(child)
+        merged = Part([p.source for p in child.parts], (LimitStep(node.n),))
+        return dataclasses.replace(child, parts=(merged,), words=("limit",),
+                                   estimated_rows=node.n)
+
+    def lower_Concat(self, node: L.Concat) -> Pending:
+        left, right = self.visit(node.left), self.visit(node.right)
+        if left.words != right.words:  # fused tasks of both sides must share one name
+            left, right = self.materialized(left), self.materialized(right)
+        estimate = None if None in (left.estimated_bytes, right.estimated_bytes) else \
+            left.estimated_bytes + right.estimated_bytes  # type: ignore[operator]
+        return dataclasses.replace(left, parts=left.parts + right.parts,
+                                   estimated_bytes=estimate, estimated_rows=None,
+                                   resources=left.resources.max(right.resources),
+                                   labels=(*left.labels, *right.labels))
+
+    def lower_IntoPartitions(self, node: L.IntoPartitions) -> Pending:
+        child = self.visit(node.child)
+        m, n = child.num_partitions, node.n
+        if m == n:
+            return child
+        child = self.materialized(child)
+        refs = [p.source for p in child.parts]
+        if n < m:
+            parts = tuple(Part(refs[j * m // n:(j + 1) * m // n]) for j in range(n))
+        else:
+            owners = [j * m // n for j in range(n)]
+            counts = [owners.count(i) for i in range(m)]
+            parts = tuple(Part(refs[i], (_Slice(owners[:j].count(i), counts[i]),))
+                          for j, i in enumerate(owners))
+        return dataclasses.replace(child, parts=parts, words=("into-partitions",))
+
+
+@dataclass(frozen=True, slots=True)
+class _Slice:
+    """Part ``part`` of ``parts`` equal slices of a partition."""
+
+    part: int
+    parts: int
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return slice_partition(table, self.part, self.parts)
+
+
+def lower_plan(plan: L.LogicalPlan, name: str = "query") -> PhysicalPlan:
+    """Lower an (already optimized) logical plan to the physical plan."""
+    return Lowering().lower(plan, name)
+

@@ -1,0 +1,386 @@
+"""Lowering of wide operators to exchanges between stages.
+
+Groupby = partial aggregation fused into the split tasks -> hash exchange -> final
+aggregation. Join = hash exchange of both sides to the same N -> per-partition join,
+or a broadcast of the small side. Sort = sample -> boundaries -> range exchange ->
+local sort. Nothing here concatenates a whole dataset into one task unless the
+plan has one partition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from spillframe.expr.evaluate import resolve_field
+from spillframe.expr.expression import Column, Expression, col
+from spillframe.kernels.aggregate import AggSpec, aggregate, final_aggregate, partial_aggregate
+from spillframe.kernels.exchange import (
+    compute_boundaries,
+    hash_split,
+    random_split,
+    range_split,
+    sample_for_boundaries,
+)
+from spillframe.kernels.join import hash_join
+from spillframe.kernels.narrow import ProjectStep, Step, run_pipeline
+from spillframe.kernels.sort import sort_table, top_k
+from spillframe.logical import nodes as L
+from spillframe.physical.lower import Lowering, Part, Pending
+from spillframe.physical.plan import ResourceRequest, TaskRef
+
+# -- steps and kernels (top-level and picklable) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateStep:
+    """Group by ``keys`` and aggregate: ``phase`` is "single", "partial" or "final"."""
+
+    keys: tuple[str, ...]
+    specs: tuple[AggSpec, ...]
+    phase: str
+    schema: pa.Schema | None = None
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        fn = {"single": aggregate, "partial": partial_aggregate, "final": final_aggregate}
+        result = fn[self.phase](table, list(self.keys), list(self.specs))
+        if self.schema is not None and not result.schema.equals(self.schema):
+            result = result.rename_columns(self.schema.names).cast(self.schema)
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class SortStep:
+    """Sort one partition."""
+
+    keys: tuple[str, ...]
+    descending: tuple[bool, ...]
+    nulls_first: tuple[bool, ...]
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return sort_table(table, list(self.keys), list(self.descending), list(self.nulls_first))
+
+
+@dataclass(frozen=True, slots=True)
+class TopKStep:
+    """The first ``k`` rows of one partition in sort order."""
+
+    keys: tuple[str, ...]
+    descending: tuple[bool, ...]
+    nulls_first: tuple[bool, ...]
+    k: int
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return top_k(table, list(self.keys), list(self.descending), list(self.nulls_first),
+                     self.k)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinSpec:
+    """How two partitions are joined."""
+
+    left_on: tuple[str, ...]
+    right_on: tuple[str, ...]
+    how: str
+    prefix: str
+    suffix: str | None
+    schema: pa.Schema
+
+
+def split_by_hash(source: Any, steps: tuple[Step, ...], keys: tuple[str, ...],
+                  n: int) -> list[pa.Table]:
+    """Run a partition's pending steps, then split it into ``n`` buckets by key hash."""
+    return hash_split(run_pipeline(source, steps), list(keys), n)
+
+
+def split_at_random(source: Any, steps: tuple[Step, ...], n: int, seed: int) -> list[pa.Table]:
+    """Run a partition's pending steps, then split it into ``n`` random buckets."""
+    return random_split(run_pipeline(source, steps), n, seed)
+
+
+def split_by_range(source: Any, keys: tuple[str, ...], descending: tuple[bool, ...],
+                   nulls_first: tuple[bool, ...], boundaries: pa.Table) -> list[pa.Table]:
+    """Split a partition into ``len(boundaries) + 1`` buckets of ordered key ranges."""
+    return range_split(run_pipeline(source, ()), list(keys), list(descending),
+                       list(nulls_first), boundaries)
+
+
+def sample_keys(source: Any, keys: tuple[str, ...], n: int, seed: int) -> pa.Table:
+    """A random sample of a partition's sort keys."""
+    return sample_for_boundaries(run_pipeline(source, ()), list(keys), n, seed)
+
+
+def boundaries_of(samples: list[pa.Table], keys: tuple[str, ...], descending: tuple[bool, ...],
+                  nulls_first: tuple[bool, ...], n: int) -> pa.Table:
+    """Range boundaries for ``n`` output partitions from every partition's sample."""
+    return compute_boundaries(samples, list(keys), list(descending), list(nulls_first), n)
+
+
+def join_partitions(left: Any, left_steps: tuple[Step, ...], right: Any,
+                    right_steps: tuple[Step, ...], spec: JoinSpec) -> pa.Table:
+    """Join one left partition with one right partition (either may be a list to concat)."""
+    result = hash_join(run_pipeline(left, left_steps), run_pipeline(right, right_steps),
+                       list(spec.left_on), list(spec.right_on), spec.how, spec.prefix,
+                       spec.suffix)
+    if not result.schema.equals(spec.schema):
+        result = result.cast(spec.schema)
+    return result
+
+
+# -- exchanges --------------------------------------------------------------------------------
+
+
+def exchange(low: Lowering, pending: Pending, n: int, name: str, kernel: Any,
+             extra: tuple[Any, ...], seeded: bool = False) -> Pending:
+    """Split every pending partition into ``n`` buckets; part j reads bucket j of each."""
+    tasks = [low.task(kernel, (p.source, p.steps, *extra, *((i,) if seeded else ())), name,
+                      pending, num_outputs=n)
+             for i, p in enumerate(pending.parts)]
+    stage = low.builder.add(name, tasks, pending.estimated_bytes, pending.estimated_rows,
+                            detail=f"{pending.num_partitions} -> {n} partitions")
+    parts = tuple(Part([TaskRef(stage.id, i, j) for i in range(len(tasks))])
+                  for j in range(n))
+    return dataclasses.replace(pending, parts=parts, words=(), resources=ResourceRequest(),
+                               labels=())
+
+
+def hash_exchange(low: Lowering, pending: Pending, keys: list[str], n: int,
+                  name: str = "hash-split") -> Pending:
+    if pending.num_partitions == 1 and n == 1:
+        return pending
+    return exchange(low, pending, n, name, split_by_hash, (tuple(keys), n))
+
+
+def with_temp_columns(pending: Pending, exprs: tuple[Expression, ...],
+                      prefix: str) -> tuple[Pending, list[str], Step | None]:
+    """Make every expression a column: plain columns are used as they are; others are
+    computed into temporary columns, with a step that drops them again."""
+    if all(isinstance(e, Column) for e in exprs):
+        return pending, [e.name for e in exprs], None  # type: ignore[attr-defined]
+    schema = pending.schema
+    names = [e.name if isinstance(e, Column) else f"__{prefix}_{i}"  # type: ignore[attr-defined]
+             for i, e in enumerate(exprs)]
+    extra = [e.alias(n) for e, n in zip(exprs, names) if not isinstance(e, Column)]
+    project = tuple(col(f.name) for f in schema) + tuple(extra)
+    widened = pa.schema([*schema, *(resolve_field(e, schema) for e in extra)])
+    drop = ProjectStep(tuple(col(f.name) for f in schema), schema)
+    return pending.then(ProjectStep(project, widened), "project", widened), names, drop
+
+
+# -- aggregate and distinct ------------------------------------------------------------------------
+
+
+def lower_Aggregate(low: Lowering, node: L.Aggregate) -> Pending:
+    child = low.visit(node.child)
+    keys = [k.output_name() for k in node.keys]
+    pre = [k.alias(name) for k, name in zip(node.keys, keys)]
+    specs = []
+    for i, agg in enumerate(node.aggs):
+        root = L.unwrap_agg(agg)
+        pre.append(root.child.alias(f"__agg_in_{i}"))
+        specs.append(AggSpec(root.op, f"__agg_in_{i}", agg.output_name()))
+    pre_schema = pa.schema([resolve_field(e, node.child.schema) for e in pre])
+    child = child.then(ProjectStep(tuple(pre), pre_schema), "project", pre_schema)
+    return aggregate_pending(low, child, keys, tuple(specs), node.schema)
+
+
+def aggregate_pending(low: Lowering, child: Pending, keys: list[str],
+                      specs: tuple[AggSpec, ...], schema: pa.Schema) -> Pending:
+    """One phase on one partition; otherwise partial -> hash exchange -> final."""
+    estimate = child.estimated_bytes
+    if child.num_partitions == 1:
+        return child.then(AggregateStep(tuple(keys), specs, "single", schema), "agg", schema)
+    partial = child.then(AggregateStep(tuple(keys), specs, "partial"), "agg-partial")
+    n = low.exchange_partitions(estimate, child.num_partitions) if keys else 1
+    exchanged = exchange(low, partial, n, "agg-partial", split_by_hash, (tuple(keys), n)) \
+        if keys else low.materialized(partial, "agg-partial")
+    if not keys:  # a global aggregation: one final task over every partial
+        exchanged = dataclasses.replace(
+            exchanged, parts=(Part([p.source for p in exchanged.parts]),))
+    final = exchanged.then(AggregateStep(tuple(keys), specs, "final", schema), "agg-final",
+                           schema)
+    return dataclasses.replace(final, estimated_rows=None)
+
+
+def lower_Distinct(low: Lowering, node: L.Distinct) -> Pending:
+    child = low.visit(node.child)
+    names = node.schema.names
+    on = list(node.on) or names
+    others = [n for n in names if n not in on]
+    specs = tuple(AggSpec("any_value", n, n) for n in others)
+    grouped_schema = pa.schema([node.schema.field(n) for n in [*on, *others]])
+    result = aggregate_pending(low, child, on, specs, grouped_schema)
+    if grouped_schema.names != names:
+        result = result.then(ProjectStep(tuple(col(n) for n in names), node.schema),
+                             "project", node.schema)
+    return result
+
+
+def lower_Repartition(low: Lowering, node: L.Repartition) -> Pending:
+    child = low.visit(node.child)
+    n = node.n or low.exchange_partitions(child.estimated_bytes, child.num_partitions)
+    if not node.keys:
+        seed = node.seed if node.seed is not None else 0
+        return exchange(low, child, n, "random-split", _SeededRandom(seed), (n,), seeded=True)
+    child, names, drop = with_temp_columns(child, node.keys, "repartition")
+    result = exchange(low, child, n, "hash-split", split_by_hash, (tuple(names), n))
+    return result.then(drop, "project") if drop is not None else result
+
+
+@dataclass(frozen=True, slots=True)
+class _SeededRandom:
+    """``split_at_random`` with a user seed added to the partition index."""
+
+    seed: int
+
+    def __call__(self, source: Any, steps: tuple[Step, ...], n: int, index: int) -> list:
+        return split_at_random(source, steps, n, self.seed + index)
+
+
+# -- sort and top-k --------------------------------------------------------------------------------
+
+
+def lower_Sort(low: Lowering, node: L.Sort) -> Pending:
+    child = low.visit(node.child)
+    child, names, drop = with_temp_columns(child, node.keys, "sort")
+    keys, desc, nulls = tuple(names), node.descending, node.nulls_first
+    n = low.exchange_partitions(child.estimated_bytes, child.num_partitions)
+    if child.num_partitions == 1 and n == 1:
+        result = child.then(SortStep(keys, desc, nulls), "sort")
+    else:
+        result = range_exchange(low, child, keys, desc, nulls, n) \
+            .then(SortStep(keys, desc, nulls), "sort-local")
+    return result.then(drop, "project") if drop is not None else result
+
+
+def range_exchange(low: Lowering, child: Pending, keys: tuple[str, ...],
+                   desc: tuple[bool, ...], nulls: tuple[bool, ...], n: int) -> Pending:
+    """Sample -> boundaries -> range split into ``n`` ordered partitions."""
+    child = low.materialized(child)
+    refs = [p.source for p in child.parts]
+    per_partition = low.config.sort_samples_per_partition
+    sample_stage = low.builder.add("sort-sample", [
+        low.task(sample_keys, (ref, keys, per_partition, i), "sort-sample", child)
+        for i, ref in enumerate(refs)])
+    samples = [TaskRef(sample_stage.id, i) for i in range(len(refs))]
+    bounds_stage = low.builder.add("sort-boundaries", [
+        low.task(boundaries_of, (samples, keys, desc, nulls, n), "sort-boundaries", child)])
+    bounds = TaskRef(bounds_stage.id, 0)
+    # range_split returns len(boundaries) + 1 buckets; compute_boundaries gives n - 1 rows
+    # at most, fewer for few distinct keys, so missing buckets read as empty.
+    split_stage = low.builder.add("sort-range", [
+        low.task(_RangeSplit(n), (ref, keys, desc, nulls, bounds), "sort-range", child,
+                 num_outputs=n) for ref in refs], child.estimated_bytes, child.estimated_rows,
+        detail=f"{len(refs)} -> {n} partitions")
+    parts = tuple(Part([TaskRef(split_stage.id, i, j) for i in range(len(refs))])
+                  for j in range(n))
+    return dataclasses.replace(child, parts=parts, words=())
+
+
+@dataclass(frozen=True, slots=True)
+class _RangeSplit:
+    """``split_by_range`` padded to exactly ``n`` buckets."""
+
+    n: int
+
+    def __call__(self, source: Any, keys: tuple[str, ...], desc: tuple[bool, ...],
+                 nulls: tuple[bool, ...], boundaries: pa.Table) -> list[pa.Table]:
+        buckets = split_by_range(source, keys, desc, nulls, boundaries)
+        empty = buckets[0].schema.empty_table()
+        return buckets + [empty] * (self.n - len(buckets))
+
+
+def lower_TopK(low: Lowering, node: L.TopK) -> Pending:
+    child = low.visit(node.child)
+    child, names, drop = with_temp_columns(child, node.keys, "sort")
+    step = TopKStep(tuple(names), node.descending, node.nulls_first, node.k)
+    local = child.then(step, "top-k")
+    if local.num_partitions > 1:
+        local = low.materialized(local)
+        local = dataclasses.replace(local, parts=(Part([p.source for p in local.parts],
+                                                       (step,)),), words=("top-k",))
+    return local.then(drop, "project") if drop is not None else local
+
+
+# -- join --------------------------------------------------------------------------------------------
+
+
+def lower_Join(low: Lowering, node: L.Join) -> Pending:
+    left, right = low.visit(node.left), low.visit(node.right)
+    spec = JoinSpec(node.left_on, node.right_on, node.how, node.prefix, node.suffix,
+                    node.schema)
+    side = broadcast_side(low, node, left, right)
+    if side is not None:
+        return broadcast_join(low, left, right, spec, side)
+    n = max(low.exchange_partitions(_add(left.estimated_bytes, right.estimated_bytes),
+                                    max(left.num_partitions, right.num_partitions)), 1)
+    if not (left.num_partitions == 1 and right.num_partitions == 1 and n == 1):
+        left = hash_exchange(low, left, list(node.left_on), n)
+        right = hash_exchange(low, right, list(node.right_on), n)
+    tasks = [low.task(join_partitions, (lp.source, lp.steps, rp.source, rp.steps, spec),
+                      "hash-join", _merged(left, right))
+             for lp, rp in zip(left.parts, right.parts)]
+    stage = low.builder.add("hash-join", tasks, _add(left.estimated_bytes,
+                                                     right.estimated_bytes))
+    return _stage_output(stage.id, len(tasks), node.schema, stage.estimated_bytes)
+
+
+def broadcast_side(low: Lowering, node: L.Join, left: Pending, right: Pending) -> str | None:
+    """"right" or "left" when that side should be broadcast, else None (hash join)."""
+    if node.how == "cross":
+        return "right"
+    if node.strategy == "hash" or node.how == "outer":
+        return None
+    threshold = low.config.broadcast_join_bytes
+    can_right = node.how in ("inner", "left", "semi", "anti")
+    can_left = node.how in ("inner", "right")
+    if node.strategy == "broadcast":
+        if can_right and (not can_left or _smaller(right, left)):
+            return "right"
+        return "left" if can_left else None
+    if can_right and right.estimated_bytes is not None and right.estimated_bytes <= threshold \
+            and left.num_partitions > 1:
+        return "right"
+    if can_left and left.estimated_bytes is not None and left.estimated_bytes <= threshold \
+            and right.num_partitions > 1:
+        return "left"
+    return None
+
+
+def broadcast_join(low: Lowering, left: Pending, right: Pending, spec: JoinSpec,
+                   side: str) -> Pending:
+    small, big = (right, left) if side == "right" else (left, right)
+    small = low.materialized(small)
+    every = [p.source for p in small.parts]
+    tasks = []
+    for p in big.parts:
+        args = (p.source, p.steps, every, ()) if side == "right" else \
+            (every, (), p.source, p.steps)
+        tasks.append(low.task(join_partitions, (*args, spec), "broadcast-join",
+                              _merged(left, right)))
+    stage = low.builder.add("broadcast-join", tasks, _add(big.estimated_bytes,
+                                                          small.estimated_bytes))
+    return _stage_output(stage.id, len(tasks), spec.schema, stage.estimated_bytes)
+
+
+def _stage_output(stage_id: int, n: int, schema: pa.Schema, estimate: int | None) -> Pending:
+    return Pending(tuple(Part(TaskRef(stage_id, i)) for i in range(n)), schema, estimate)
+
+
+def _merged(a: Pending, b: Pending) -> Pending:
+    return dataclasses.replace(a, resources=a.resources.max(b.resources),
+                               labels=(*a.labels, *b.labels))
+
+
+def _smaller(a: Pending, b: Pending) -> bool:
+    if a.estimated_bytes is None or b.estimated_bytes is None:
+        return True
+    return a.estimated_bytes <= b.estimated_bytes
+
+
+def _add(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a + b
+
