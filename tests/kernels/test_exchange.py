@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from spillframe.kernels.exchange import (
     compute_boundaries,
     concat_tables,
+    hash_arrays,
     hash_rows,
     hash_split,
     random_split,
@@ -39,6 +40,11 @@ def test_hash_rows_is_fixed():
     table = pa.table({"i": [1, None], "s": ["abc", None]})
     assert hash_rows(table, ["i"]).tolist() == [843117945700123838, 434942226766673595]
     assert hash_rows(table, ["s"]).tolist() == [7283123135945748476, 434942226766673595]
+    hashed = hash_arrays([table["i"].combine_chunks(), table["s"]], seed=3)
+    assert hashed.type == pa.uint64() and hashed.null_count == 0
+    assert hashed.to_pylist() != hash_arrays([table["i"], table["s"]]).to_pylist()
+    with pytest.raises(ValueError, match="equally long"):
+        hash_arrays([pa.array([1]), pa.array([1, 2])])
 
 
 @pytest.mark.parametrize("num_buckets", [1, 2, 7, 64])

@@ -25,6 +25,7 @@ import pyarrow as pa
 from spillframe.kernels.sort import sort_indices, sort_table, take_rows, without_view_types
 
 __all__ = [
+    "hash_arrays",
     "hash_rows",
     "hash_split",
     "random_split",
@@ -150,8 +151,46 @@ def _hash_column(column: pa.ChunkedArray, name: str) -> np.ndarray:
     return hashes
 
 
+def hash_arrays(
+    arrays: list[pa.Array | pa.ChunkedArray], seed: int = 0, names: list[str] | None = None
+) -> pa.UInt64Array:
+    """Stable 64-bit hash of each row of equally long ``arrays`` (the ``hash()`` kernel).
+
+    Parameters
+    ----------
+    arrays : list of pa.Array or pa.ChunkedArray
+        Columns to hash together, in order (the order changes the hash).
+    seed : int
+        Mixed into every hash; 0 gives the hashes :func:`hash_split` buckets by.
+    names : list of str, optional
+        Column names used in error messages.
+
+    Returns
+    -------
+    pa.UInt64Array
+        One non-null hash per row (a null value hashes to a fixed constant); identical
+        in every process for equal values (see the module docstring).
+
+    Raises
+    ------
+    TypeError
+        A column has a nested type.
+    """
+    names = names if names is not None else [f"#{i}" for i in range(len(arrays))]
+    length = len(arrays[0]) if arrays else 0
+    hashes = np.full(length, _SEED ^ _U64(seed & 0xFFFFFFFFFFFFFFFF), dtype=_U64)
+    for array, name in zip(arrays, names, strict=True):
+        if len(array) != length:
+            raise ValueError(f"hash_arrays needs equally long arrays: {len(array)} != {length}")
+        chunked = array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+        column_hash = _hash_column(chunked, name)
+        # boost::hash_combine, then a full mix so the combination stays well spread.
+        hashes = _fmix64(hashes ^ (column_hash + _SEED + (hashes << _U64(6)) + (hashes >> _U64(2))))
+    return pa.array(hashes, type=pa.uint64())
+
+
 def hash_rows(table: pa.Table, keys: list[str]) -> np.ndarray:
-    """Stable 64-bit hash of the ``keys`` values of every row.
+    """Stable 64-bit hash of the ``keys`` values of every row (seed 0), as NumPy.
 
     Parameters
     ----------
@@ -164,18 +203,11 @@ def hash_rows(table: pa.Table, keys: list[str]) -> np.ndarray:
     -------
     np.ndarray
         ``uint64`` array, one hash per row; identical in every process.
-
-    Raises
-    ------
-    TypeError
-        A key column has a nested type.
     """
-    hashes = np.full(table.num_rows, _SEED, dtype=_U64)
-    for key in keys:
-        column_hash = _hash_column(table.column(key), key)
-        # boost::hash_combine, then a full mix so the combination stays well spread.
-        hashes = _fmix64(hashes ^ (column_hash + _SEED + (hashes << _U64(6)) + (hashes >> _U64(2))))
-    return hashes
+    if not keys:
+        return np.full(table.num_rows, _SEED, dtype=_U64)
+    columns = [table.column(key) for key in keys]
+    return hash_arrays(columns, seed=0, names=list(keys)).to_numpy()
 
 
 def _split_by_bucket(table: pa.Table, buckets: np.ndarray, num_buckets: int) -> list[pa.Table]:
