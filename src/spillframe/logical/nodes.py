@@ -7,6 +7,7 @@ strategy, aggregation phases and partition counts are chosen when lowering.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -50,7 +51,7 @@ class LogicalPlan:
         return type(self).__name__
 
     def replace(self, **changes: Any) -> LogicalPlan:
-        values = {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "schema"}
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         values.update(changes)
         return type(self)(**values)
 

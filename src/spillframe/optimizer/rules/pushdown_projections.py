@@ -28,7 +28,7 @@ def _prune(node: L.LogicalPlan, required: set[str] | None) -> L.LogicalPlan:
         if not exprs:  # keep one column so the row count survives
             exprs = node.exprs[:1]
         child = _prune(node.child, _columns(exprs))
-        if child is node.child and exprs == node.exprs:
+        if child is node.child and len(exprs) == len(node.exprs):
             return node
         return L.Project(child, exprs=exprs)
     needed = _child_requirements(node, required)
