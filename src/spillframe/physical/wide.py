@@ -135,7 +135,13 @@ def join_partitions(left: Any, left_steps: tuple[Step, ...], right: Any,
 
 def exchange(low: Lowering, pending: Pending, n: int, name: str, kernel: Any,
              extra: tuple[Any, ...], seeded: bool = False) -> Pending:
-    """Split every pending partition into ``n`` buckets; part j reads bucket j of each."""
+    """Split every pending partition into ``n`` buckets; part j reads bucket j of each.
+
+    With ``n == 1`` nothing is split: the partitions are computed and the one output
+    partition reads all of them (a task with one output returns a table, not a list).
+    """
+    if n == 1:
+        return merged_into_one(low, pending, name)
     tasks = [low.task(kernel, (p.source, p.steps, *extra, *((i,) if seeded else ())), name,
                       pending, num_outputs=n)
              for i, p in enumerate(pending.parts)]
@@ -145,6 +151,19 @@ def exchange(low: Lowering, pending: Pending, n: int, name: str, kernel: Any,
                   for j in range(n))
     return dataclasses.replace(pending, parts=parts, words=(), resources=ResourceRequest(),
                                labels=())
+
+
+def merged_into_one(low: Lowering, pending: Pending, name: str) -> Pending:
+    """Compute every pending partition in a stage named ``name``; one part reads them all."""
+    if pending.is_materialized():
+        return dataclasses.replace(pending, parts=(Part([p.source for p in pending.parts]),),
+                                   words=())
+    detail = f"{pending.num_partitions} -> 1 partitions"
+    stage_id = low.materialize(pending, name)
+    low.builder.stages[stage_id].detail = low.builder.stages[stage_id].detail or detail
+    refs = [TaskRef(stage_id, i) for i in range(low.builder.stages[stage_id].num_partitions)]
+    return dataclasses.replace(pending, parts=(Part(refs),), words=(),
+                               resources=ResourceRequest(), labels=())
 
 
 def hash_exchange(low: Lowering, pending: Pending, keys: list[str], n: int,
@@ -248,7 +267,9 @@ def lower_Sort(low: Lowering, node: L.Sort) -> Pending:
     child, names, drop = with_temp_columns(child, node.keys, "sort")
     keys, desc, nulls = tuple(names), node.descending, node.nulls_first
     n = low.exchange_partitions(child.estimated_bytes, child.num_partitions)
-    if child.num_partitions == 1 and n == 1:
+    if n == 1:
+        if child.num_partitions > 1:
+            child = merged_into_one(low, child, child.task_name)
         result = child.then(SortStep(keys, desc, nulls), "sort")
     else:
         result = range_exchange(low, child, keys, desc, nulls, n) \
