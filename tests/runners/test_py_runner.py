@@ -1,0 +1,130 @@
+"""PyRunner: ordering, early stop, resource reservations, spilling."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import pytest
+
+import spillframe as sf
+from spillframe import col
+from spillframe.config import configure
+from spillframe.runners.py_runner import PyRunner
+from spillframe.testing import assert_df_equal
+
+
+@pytest.fixture
+def use_runner():
+    """Install a PyRunner built with the given options for one test."""
+    created = []
+
+    def install(**options):
+        runner = PyRunner(**options)
+        created.append((runner, sf.runners.base.set_active_runner(runner)))
+        return runner
+
+    yield install
+    for runner, previous in reversed(created):
+        sf.runners.base.set_active_runner(previous)
+        runner.close()
+
+
+class Counter:
+    def __init__(self):
+        self.calls = 0
+        self.running = 0
+        self.max_running = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, x):
+        with self.lock:
+            self.calls += 1
+            self.running += 1
+            self.max_running = max(self.max_running, self.running)
+        time.sleep(0.02)
+        with self.lock:
+            self.running -= 1
+        return x.to_pylist()
+
+
+def test_limit_stops_scheduling_early(use_runner):
+    use_runner(num_threads=2)
+    counter = Counter()
+    tag = sf.udf(return_dtype=sf.DataType.int64())(counter)
+    df = sf.from_pydict({"i": list(range(500))}, num_partitions=50)
+    result = df.with_column("j", tag(col("i"))).where(col("j") >= 0).limit(5)
+    assert result.to_pydict()["i"] == [0, 1, 2, 3, 4]
+    assert counter.calls <= 10, f"{counter.calls} of 50 partitions ran for limit(5)"
+
+
+def test_show_reads_only_the_first_partitions(use_runner, capsys):
+    use_runner(num_threads=2)
+    counter = Counter()
+    tag = sf.udf(return_dtype=sf.DataType.int64())(counter)
+    sf.from_pydict({"i": list(range(500))}, num_partitions=50) \
+        .with_column("j", tag(col("i"))).where(col("j") % 2 == 0).show(3)
+    assert "(showing 3 rows)" in capsys.readouterr().out
+    assert counter.calls <= 10
+
+
+def test_memory_reservations_never_overlap_beyond_the_machine(use_runner):
+    runner = use_runner(num_threads=2)
+    counter = Counter()
+    big = sf.udf(return_dtype=sf.DataType.int64(),
+                 memory_bytes=int(runner.capacity.memory_bytes * 0.6))(counter)
+    df = sf.from_pydict({"i": list(range(40))}, num_partitions=4)
+    assert len(df.with_column("j", big(col("i"))).to_pydict()["j"]) == 40
+    assert counter.max_running == 1, "two 60%-of-memory reservations ran at once"
+
+
+def test_small_reservations_run_in_parallel(use_runner):
+    use_runner(num_threads=2)
+    counter = Counter()
+    small = sf.udf(return_dtype=sf.DataType.int64(), memory_bytes=1024)(counter)
+    df = sf.from_pydict({"i": list(range(40))}, num_partitions=8)
+    df.with_column("j", small(col("i"))).collect()
+    assert counter.max_running == 2
+
+
+def test_request_larger_than_machine_names_udf_and_sizes(use_runner):
+    use_runner(num_threads=2)
+
+    @sf.udf(return_dtype=sf.DataType.int64(), num_gpus=1)
+    def needs_gpu(x):
+        return x.to_pylist()
+
+    df = sf.from_pydict({"i": [1]}).with_column("j", needs_gpu(col("i")))
+    with pytest.raises(sf.ResourceError, match=r"needs_gpu requests .*num_gpus=1.*largest worker"):
+        df.collect()
+
+
+def _wide_query():
+    n = 60_000
+    df = sf.from_pydict({"k": [i % 997 for i in range(n)],
+                         "s": [f"value-{i:08d}" for i in range(n)]}, num_partitions=6)
+    return df.sort("s", desc=True).groupby("k").agg(col("s").max().alias("top"))
+
+
+def test_spills_to_disk_and_cleans_up(use_runner, tmp_path, caplog):
+    expected = _wide_query().to_pandas()
+    runner = use_runner(num_threads=2, memory_limit=256 * 1024, spill_dir=str(tmp_path))
+    with configure(partition_bytes=200 * 1024), caplog.at_level(logging.WARNING, "spillframe"):
+        result = _wide_query().to_pandas()
+    assert_df_equal(result, expected)
+    stats = runner.last_spill_stats
+    assert stats.spilled_bytes > 0 and stats.unspilled_objects > 0
+    assert any(r.getMessage().startswith("Spilled ") and "write throughput" in r.getMessage()
+               for r in caplog.records)
+    assert os.listdir(tmp_path) == [], "spill files left behind"
+
+
+def test_spill_limit_raises_naming_the_directory(use_runner, tmp_path):
+    use_runner(num_threads=2, memory_limit=64 * 1024, spill_dir=str(tmp_path),
+               spill_limit=100 * 1024)
+    with configure(partition_bytes=200 * 1024), \
+            pytest.raises(sf.SpillError, match=r"would exceed its limit"):
+        _wide_query().collect()
+    assert os.listdir(tmp_path) == []
