@@ -64,11 +64,27 @@ def _true_divide(a: Datum, b: Datum) -> Datum:
     return pc.divide(_to_float(a), _to_float(b))
 
 
+def _both_integer(a: Datum, b: Datum) -> bool:
+    return pa.types.is_integer(a.type) and pa.types.is_integer(b.type)
+
+
+def _zero_to_null(b: Datum) -> Datum:
+    """Integer divisors of 0 become null, so ``x // 0`` and ``x % 0`` give null.
+
+    Arrow raises "divide by zero" for integers, which would fail a whole query
+    mid-run; null is what Daft and polars return (floats give inf/NaN instead).
+    """
+    if isinstance(b, pa.Scalar):
+        return pa.scalar(None, type=b.type) if b.is_valid and b.as_py() == 0 else b
+    return pc.if_else(pc.equal(b, 0), pa.scalar(None, type=b.type), b)
+
+
 def _floor_divide(a: Datum, b: Datum) -> Datum:
     _numeric(a)
     _numeric(b)
-    if pa.types.is_integer(a.type) and pa.types.is_integer(b.type):
+    if _both_integer(a, b):
         # Arrow truncates toward zero; Python floors. Correct where signs differ.
+        b = _zero_to_null(b)
         q = pc.divide(a, b)
         r = pc.subtract(a, pc.multiply(q, b))
         fix = pc.and_(pc.not_equal(r, 0), pc.not_equal(pc.less(r, 0), pc.less(b, 0)))
@@ -79,7 +95,7 @@ def _floor_divide(a: Datum, b: Datum) -> Datum:
 def _modulo(a: Datum, b: Datum) -> Datum:
     _numeric(a)
     _numeric(b)
-    return pc.modulo(a, b)
+    return pc.modulo(a, _zero_to_null(b) if _both_integer(a, b) else b)
 
 
 # -- strings -----------------------------------------------------------------------
