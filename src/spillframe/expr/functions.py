@@ -107,8 +107,11 @@ def _string_arg(x: Datum) -> None:
 def _str_concat(a: Datum, b: Datum) -> Datum:
     _string_arg(a)
     _string_arg(b)
-    sep = pa.scalar("", type=a.type if _is_str(a.type) else pa.string())
-    return pc.binary_join_element_wise(a, b, sep)
+    # The kernel needs one string type: large_string wins so nothing overflows.
+    large = pa.types.is_large_string(a.type) or pa.types.is_large_string(b.type)
+    target = pa.large_string() if large else pa.string()
+    a, b = pc.cast(a, target), pc.cast(b, target)
+    return pc.binary_join_element_wise(a, b, pa.scalar("", type=target))
 
 
 def _str_replace(x: Datum, pattern: str, replacement: str, regex: bool) -> Datum:
@@ -206,8 +209,11 @@ def _list_lengths(x: Datum) -> Datum:
 
 def _list_get_array(arr: pa.Array, index: int, default: pa.Scalar) -> pa.Array:
     lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
-    offsets = np.asarray(arr.offsets)[:-1] if not pa.types.is_fixed_size_list(arr.type) \
-        else np.arange(len(arr)) * arr.type.list_size
+    if pa.types.is_fixed_size_list(arr.type):
+        # ``values`` ignores a slice's offset: a partition of a fixed-size list is a slice.
+        offsets = (arr.offset + np.arange(len(arr))) * arr.type.list_size
+    else:
+        offsets = np.asarray(arr.offsets)[:-1]
     pos = index if index >= 0 else lengths + index
     pos = np.broadcast_to(pos, lengths.shape)
     ok = (pos >= 0) & (pos < lengths) & np.asarray(arr.is_valid())
