@@ -96,7 +96,7 @@ def evaluate(expr: Expression, table: pa.Table) -> Any:
     if isinstance(expr, Alias):
         return evaluate(expr.child, table)
     if isinstance(expr, Cast):
-        return pc.cast(evaluate(expr.child, table), expr.dtype, safe=False)
+        return _cast(expr, evaluate(expr.child, table))
     if isinstance(expr, Function):
         return call(expr.fn, [evaluate(a, table) for a in expr.args], expr.kwargs)
     if isinstance(expr, PyApply):
@@ -107,6 +107,24 @@ def evaluate(expr: Expression, table: pa.Table) -> Any:
     if isinstance(expr, AggExpr):
         raise SchemaError(f"aggregation {expr!r} is only allowed inside agg()")
     raise TypeError(f"unknown expression {expr!r}")
+
+
+def _cast(expr: Cast, values: Any) -> Any:
+    """Cast for ``Expression.cast``; integers reach a decimal by value, not by type.
+
+    Arrow sizes an integer-to-decimal cast by the integer type (int64 needs 19 digits),
+    so ``cast(decimal128(10, 2))`` of small int64 values would fail; going through the
+    widest decimal checks each value instead.
+    """
+    dtype = expr.dtype
+    if not (pa.types.is_integer(values.type) and pa.types.is_decimal(dtype)):
+        return pc.cast(values, dtype, safe=False)
+    wide = pa.decimal128(38, dtype.scale) if pa.types.is_decimal128(dtype) \
+        else pa.decimal256(76, dtype.scale)
+    try:
+        return pc.cast(pc.cast(values, wide), dtype)
+    except pa.ArrowInvalid as exc:
+        raise ValueError(f"cannot cast {expr.child!r} to {dtype}: {exc}") from None
 
 
 def _apply_rowwise(expr: PyApply, values: Any, num_rows: int) -> pa.Array:

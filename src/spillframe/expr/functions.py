@@ -274,6 +274,26 @@ def _hash(x: Datum, seed: int) -> Datum:
     return hash_arrays([x], seed=seed)
 
 
+_TIME_UNITS = ("s", "ms", "us", "ns")
+
+
+def _comparison(kernel: Callable[..., Datum]) -> Callable[..., Datum]:
+    """A comparison; timestamps of different units compare at the finer unit.
+
+    Arrow has no kernel for ``timestamp[ms]`` vs ``timestamp[us]``, and a Python
+    datetime literal is always microseconds.
+    """
+    def impl(a: Datum, b: Datum) -> Datum:
+        if pa.types.is_timestamp(a.type) and pa.types.is_timestamp(b.type) \
+                and a.type.unit != b.type.unit:
+            unit = max(a.type.unit, b.type.unit, key=_TIME_UNITS.index)
+            a = pc.cast(a, pa.timestamp(unit, a.type.tz))
+            b = pc.cast(b, pa.timestamp(unit, b.type.tz))
+        return kernel(a, b)
+
+    return impl
+
+
 def _logical(kernel: Callable[..., Datum]) -> Callable[..., Datum]:
     def impl(*args: Datum) -> Datum:
         for a in args:
@@ -288,8 +308,9 @@ FUNCTIONS: dict[str, Callable[..., Datum]] = {
     "add": _add, "subtract": _subtract, "multiply": _multiply,
     "true_divide": _true_divide, "floor_divide": _floor_divide, "modulo": _modulo,
     "negate": pc.negate, "abs": pc.abs, "round": _round, "hash": _hash,
-    "equal": pc.equal, "not_equal": pc.not_equal, "less": pc.less,
-    "less_equal": pc.less_equal, "greater": pc.greater, "greater_equal": pc.greater_equal,
+    "equal": _comparison(pc.equal), "not_equal": _comparison(pc.not_equal),
+    "less": _comparison(pc.less), "less_equal": _comparison(pc.less_equal),
+    "greater": _comparison(pc.greater), "greater_equal": _comparison(pc.greater_equal),
     "and": _logical(pc.and_kleene), "or": _logical(pc.or_kleene),
     "invert": _logical(pc.invert),
     "is_null": pc.is_null, "is_valid": pc.is_valid, "coalesce": pc.coalesce,
