@@ -408,28 +408,28 @@ def q20(t: GetTable) -> pd.DataFrame:
     return _top(out.compute(), ["s_name"], [False])
 
 
+def _orders_by_supplier_count(lines: Frame, single: bool) -> Frame:
+    """Order keys with lines from one supplier (``single``) or several (min vs max)."""
+    stats = lines.groupby("l_orderkey").l_suppkey.agg(["min", "max"])
+    same = stats["min"] == stats["max"]
+    return stats[same if single else ~same].reset_index()[["l_orderkey"]]
+
+
 def q21(t: GetTable) -> pd.DataFrame:
     li = t("lineitem")[["l_orderkey", "l_suppkey", "l_receiptdate", "l_commitdate"]]
     late = li[li.l_receiptdate > li.l_commitdate][["l_orderkey", "l_suppkey"]]
-    n_supp = li.groupby("l_orderkey").l_suppkey.nunique()
-    multi = n_supp[n_supp > 1].rename("n").reset_index()
-    n_late = late.groupby("l_orderkey").l_suppkey.nunique()
-    one_late = n_late[n_late == 1].rename("n").reset_index()
     orders, nation = t("orders"), t("nation")
     finished = orders[orders.o_orderstatus == "F"]
     suppliers = t("supplier").merge(
         nation[nation.n_name == "SAUDI ARABIA"], left_on="s_nationkey", right_on="n_nationkey"
     )
-    waiting = _semi(
-        _semi(_semi(late, finished, "l_orderkey", "o_orderkey"), multi, "l_orderkey", "l_orderkey"),
-        one_late,
-        "l_orderkey",
-        "l_orderkey",
-    )
-    joined = waiting.merge(
+    waiting = late.merge(
         suppliers[["s_suppkey", "s_name"]], left_on="l_suppkey", right_on="s_suppkey"
     )
-    out = joined.groupby("s_name").size().rename("numwait").compute().reset_index()
+    waiting = _semi(waiting, finished, "l_orderkey", "o_orderkey")
+    waiting = _semi(waiting, _orders_by_supplier_count(li, False), "l_orderkey", "l_orderkey")
+    waiting = _semi(waiting, _orders_by_supplier_count(late, True), "l_orderkey", "l_orderkey")
+    out = waiting.groupby("s_name").size().rename("numwait").compute().reset_index()
     return _top(out, ["numwait", "s_name"], [True, False], 100)
 
 

@@ -460,34 +460,34 @@ def q20(t: GetTable) -> pl.LazyFrame:
     )
 
 
+def _orders_by_supplier_count(lines: pl.LazyFrame, single: bool) -> pl.LazyFrame:
+    """Order keys with lines from one supplier (``single``) or several (min vs max)."""
+    same = pl.col("l_suppkey").min() == pl.col("l_suppkey").max()
+    return (
+        lines.group_by("l_orderkey")
+        .agg(same.alias("same"))
+        .filter(pl.col("same") if single else ~pl.col("same"))
+    )
+
+
 def q21(t: GetTable) -> pl.LazyFrame:
     lineitem = t("lineitem")
     late = lineitem.filter(pl.col("l_receiptdate") > pl.col("l_commitdate"))
-    multi = (
-        lineitem.group_by("l_orderkey")
-        .agg(pl.col("l_suppkey").n_unique().alias("n"))
-        .filter(pl.col("n") > 1)
-    )
-    one_late = (
-        late.group_by("l_orderkey")
-        .agg(pl.col("l_suppkey").n_unique().alias("n"))
-        .filter(pl.col("n") == 1)
-    )
     return (
-        late.join(multi, on="l_orderkey", how="semi")
-        .join(one_late, on="l_orderkey", how="semi")
+        late.join(t("supplier"), left_on="l_suppkey", right_on="s_suppkey")
+        .join(
+            t("nation").filter(pl.col("n_name") == "SAUDI ARABIA"),
+            left_on="s_nationkey",
+            right_on="n_nationkey",
+        )
         .join(
             t("orders").filter(pl.col("o_orderstatus") == "F"),
             left_on="l_orderkey",
             right_on="o_orderkey",
             how="semi",
         )
-        .join(t("supplier"), left_on="l_suppkey", right_on="s_suppkey")
-        .join(
-            t("nation").filter(pl.col("n_name") == "SAUDI ARABIA"),
-            left_on="s_nationkey",
-            right_on="n_nationkey",
-        )
+        .join(_orders_by_supplier_count(lineitem, False), on="l_orderkey", how="semi")
+        .join(_orders_by_supplier_count(late, True), on="l_orderkey", how="semi")
         .group_by("s_name")
         .agg(pl.len().alias("numwait"))
         .sort(["numwait", "s_name"], descending=[True, False])

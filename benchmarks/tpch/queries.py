@@ -656,6 +656,21 @@ def q20(get_table: GetTable) -> DataFrame:
     )
 
 
+def _orders_by_supplier_count(
+    lines: DataFrame, col: Callable[[str], Any], single: bool
+) -> DataFrame:
+    """Order keys whose lines come from one supplier (``single``) or from several.
+
+    ``min(l_suppkey) == max(l_suppkey)`` tells one distinct supplier from several
+    without a distinct count.
+    """
+    stats = lines.groupby("l_orderkey").agg(
+        col("l_suppkey").min().alias("min_supp"), col("l_suppkey").max().alias("max_supp")
+    )
+    same = col("min_supp") == col("max_supp")
+    return stats.where(same if single else ~same).select("l_orderkey")
+
+
 def q21(get_table: GetTable) -> DataFrame:
     """Suppliers who kept orders waiting.
 
@@ -668,18 +683,6 @@ def q21(get_table: GetTable) -> DataFrame:
     col = api_of(lineitem).col
     late = lineitem.where(col("l_receiptdate") > col("l_commitdate")).select(
         "l_orderkey", "l_suppkey"
-    )
-    multi_supplier = (
-        lineitem.groupby("l_orderkey")
-        .agg(col("l_suppkey").count_distinct().alias("n_suppliers"))
-        .where(col("n_suppliers") > 1)
-        .select("l_orderkey")
-    )
-    one_late_supplier = (
-        late.groupby("l_orderkey")
-        .agg(col("l_suppkey").count_distinct().alias("n_late"))
-        .where(col("n_late") == 1)
-        .select("l_orderkey")
     )
     suppliers = (
         get_table("supplier")
@@ -695,8 +698,8 @@ def q21(get_table: GetTable) -> DataFrame:
     return (
         late.join(suppliers, left_on="l_suppkey", right_on="s_suppkey")
         .join(finished, left_on="l_orderkey", right_on="o_orderkey", how="semi")
-        .join(multi_supplier, on="l_orderkey", how="semi")
-        .join(one_late_supplier, on="l_orderkey", how="semi")
+        .join(_orders_by_supplier_count(lineitem, col, single=False), on="l_orderkey", how="semi")
+        .join(_orders_by_supplier_count(late, col, single=True), on="l_orderkey", how="semi")
         .groupby("s_name")
         .agg(col("l_orderkey").count().alias("numwait"))
         .sort(["numwait", "s_name"], desc=[True, False])

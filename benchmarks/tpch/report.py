@@ -52,7 +52,7 @@ def geomeans(results: Results, engines: Sequence[str], qnums: Sequence[int]) -> 
 
 
 def _cell(cell: Mapping[str, Any] | None, best: float | None) -> str:
-    if not cell:
+    if not cell or (cell["status"] == "ok" and not _ok(cell)):
         return "-"
     if not _ok(cell):
         return cell["status"]
