@@ -224,18 +224,60 @@ def aggregate_pending(low: Lowering, child: Pending, keys: list[str],
     return dataclasses.replace(final, estimated_rows=None)
 
 
+@dataclass(frozen=True, slots=True)
+class PackStep:
+    """Keep ``keys`` and pack every other column into one non-null struct column ``name``."""
+
+    keys: tuple[str, ...]
+    name: str
+    schema: pa.Schema
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        kind = self.schema.field(self.name).type
+        values = [table.column(f.name).combine_chunks() for f in kind]
+        packed = pa.StructArray.from_arrays(values, fields=list(kind)) if values else \
+            pa.array([{}] * table.num_rows, kind)
+        return pa.Table.from_arrays([*(table.column(k) for k in self.keys), packed],
+                                    schema=self.schema)
+
+
+@dataclass(frozen=True, slots=True)
+class UnpackStep:
+    """Replace struct column ``name`` by its fields, in the order of ``schema``."""
+
+    name: str
+    schema: pa.Schema
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        packed = table.column(self.name)
+        fields = {f.name: i for i, f in enumerate(packed.type)}
+        columns = [packed.combine_chunks().field(fields[f.name]) if f.name in fields
+                   else table.column(f.name) for f in self.schema]
+        return pa.Table.from_arrays(columns, schema=self.schema)
+
+
 def lower_Distinct(low: Lowering, node: L.Distinct) -> Pending:
+    """Group by ``on``; the other columns are packed into one struct so that the row
+    kept for a key is one input row (``any_value`` per column would mix rows)."""
     child = low.visit(node.child)
     names = node.schema.names
     on = list(node.on) or names
-    others = [n for n in names if n not in on]
-    specs = tuple(AggSpec("any_value", n, n) for n in others)
-    grouped_schema = pa.schema([node.schema.field(n) for n in [*on, *others]])
-    result = aggregate_pending(low, child, on, specs, grouped_schema)
-    if grouped_schema.names != names:
-        result = result.then(ProjectStep(tuple(col(n) for n in names), node.schema),
-                             "project", node.schema)
-    return result
+    others = [node.schema.field(n) for n in names if n not in on]
+    if not others:
+        keys_schema = pa.schema([node.schema.field(n) for n in on])
+        result = aggregate_pending(low, child, on, (), keys_schema)
+        if on == names:
+            return result
+        return result.then(ProjectStep(tuple(col(n) for n in names), node.schema), "project",
+                           node.schema)
+    row = "__distinct_row"
+    packed_schema = pa.schema([*(node.schema.field(n) for n in on),
+                               pa.field(row, pa.struct(others), nullable=False)])
+    child = child.then(PackStep(tuple(on), row, packed_schema), "project", packed_schema)
+    grouped_schema = packed_schema.set(len(on), packed_schema.field(row).with_nullable(True))
+    result = aggregate_pending(low, child, on, (AggSpec("any_value", row, row),),
+                               grouped_schema)
+    return result.then(UnpackStep(row, node.schema), "project", node.schema)
 
 
 def lower_Repartition(low: Lowering, node: L.Repartition) -> Pending:
