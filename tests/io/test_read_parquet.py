@@ -128,3 +128,32 @@ def test_num_partitions_is_exact_after_pushdown(sf_runner, one_file):
     with configure(partition_bytes=1):
         df = sf.read_parquet(one_file).where(col("id") < 250).select("id")
         assert df.num_partitions() == 3 == len(list(df.iter_partitions()))
+
+
+@pytest.mark.parametrize("which", ["one-partition-dir", "one-partition-file", "glob"])
+def test_hive_column_kept_when_every_file_is_in_one_partition(sf_runner, tmp_path, which):
+    root = os.path.join(tmp_path, "ds")
+    for day in ("2024-01-01", "2024-01-02"):
+        os.makedirs(os.path.join(root, f"day={day}"))
+        pq.write_table(pa.table({"x": [1, 2]}), os.path.join(root, f"day={day}", "p.parquet"))
+    path = {"one-partition-dir": os.path.join(root, "day=2024-01-01"),
+            "one-partition-file": os.path.join(root, "day=2024-01-01", "p.parquet"),
+            "glob": os.path.join(root, "day=2024-01-0[1]", "*.parquet")}[which]
+    df = sf.read_parquet(path, hive_partitioning=True)
+    assert df.column_names == ["x", "day"]
+    result = df.to_arrow()
+    assert result.schema == df.schema()
+    assert result.column("day").to_pylist() == ["2024-01-01", "2024-01-01"]
+
+
+def test_nested_hive_directories(sf_runner, tmp_path):
+    root = os.path.join(tmp_path, "ds")
+    for y in (2023, 2024):
+        for m in (1, 2):
+            os.makedirs(os.path.join(root, f"year={y}", f"month={m}"))
+            pq.write_table(pa.table({"v": [y * 100 + m]}),
+                           os.path.join(root, f"year={y}", f"month={m}", "p.parquet"))
+    df = sf.read_parquet(root, hive_partitioning=True)
+    assert df.column_names == ["v", "year", "month"]
+    got = df.where((col("year") == 2024) & (col("month") == 2)).to_pydict()
+    assert got == {"v": [202402], "year": [2024], "month": [2]}

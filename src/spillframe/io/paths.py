@@ -57,6 +57,17 @@ def expand_paths(path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
 
 def common_root(paths: list[str]) -> str:
-    """The deepest directory containing all ``paths`` (the hive partitioning base)."""
+    """The hive partitioning base: the deepest directory holding all ``paths`` that is
+    not itself a ``key=value`` directory.
+
+    When every file sits under one partition (a single ``day=2024-01-01/`` directory),
+    the deepest common directory is that partition; its ``key=value`` components belong
+    to the partition path, not to the base, or the partition column would be lost.
+    """
     dirs = [os.path.dirname(os.path.abspath(p)) for p in paths]
-    return os.path.commonpath(dirs) if dirs else "."
+    if not dirs:
+        return "."
+    root = os.path.commonpath(dirs)
+    while "=" in os.path.basename(root) and os.path.dirname(root) != root:
+        root = os.path.dirname(root)
+    return root

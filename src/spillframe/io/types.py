@@ -31,8 +31,15 @@ def normalize_schema(schema: pa.Schema) -> pa.Schema:
 
 
 def normalize_table(table: pa.Table) -> pa.Table:
-    """Cast a table to its normalized schema (no copy when nothing changes)."""
+    """Cast a table to its normalized schema, without schema metadata (no copy when
+    nothing changes).
+
+    Metadata such as pandas' index description would otherwise leak into
+    ``schema()`` and into files written from the DataFrame.
+    """
     target = normalize_schema(table.schema.remove_metadata())
-    if target.equals(table.schema):
+    if target.equals(table.schema, check_metadata=True):
         return table
+    if target.equals(table.schema):
+        return table.replace_schema_metadata(None)
     return table.cast(target)

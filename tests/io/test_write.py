@@ -1,0 +1,147 @@
+"""write_parquet / write_csv: partition_cols, write modes, all-or-nothing output."""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+import pytest
+
+import spillframe as sf
+from spillframe import SchemaError, col
+from spillframe.testing import assert_df_equal
+
+DATA = {"k": ["a", "b", "a", "c", "b", "a"], "v": [1, 2, 3, 4, 5, 6],
+        "x": [0.5, None, 1.5, 2.5, 3.5, 4.5]}
+
+
+def _files(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, names in os.walk(root) for f in names)
+
+
+def _read_back(fmt, root, hive=False):
+    if fmt == "parquet":
+        return sf.read_parquet(root, hive_partitioning=hive)
+    return sf.read_csv(root)
+
+
+def _write(df, fmt, root, **kwargs):
+    return getattr(df, f"write_{fmt}")(root, **kwargs)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_write_and_read_back(sf_runner, make_df, tmp_path, fmt):
+    root = str(tmp_path / "out")
+    written = _write(make_df(DATA, num_partitions=3), fmt, root)
+    paths = written.to_pydict()["path"]
+    assert len(paths) == 3 and all(os.path.isfile(p) and p.startswith(root) for p in paths)
+    assert_df_equal(_read_back(fmt, root), DATA, sort_by="v")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_partition_cols_write_hive_directories(sf_runner, make_df, tmp_path, fmt):
+    root = str(tmp_path / "out")
+    _write(make_df(DATA, num_partitions=2), fmt, root, partition_cols=["k"])
+    dirs = {f.split(os.sep)[0] for f in _files(root)}
+    assert dirs == {"k=a", "k=b", "k=c"}
+    if fmt == "parquet":
+        back = sf.read_parquet(root, hive_partitioning=True)
+        assert_df_equal(back.select("k", "v", "x"), DATA, sort_by="v", check_dtype=False)
+        assert sorted(back.where(col("k") == "a").to_pydict()["v"]) == [1, 3, 6]
+    else:
+        back = sf.read_csv(os.path.join(root, "k=a"))
+        assert sorted(back.to_pydict()["v"]) == [1, 3, 6]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_append_adds_files(sf_runner, make_df, tmp_path, fmt):
+    root = str(tmp_path / "out")
+    df = make_df(DATA, num_partitions=2)
+    _write(df, fmt, root)
+    _write(df, fmt, root, write_mode="append")
+    assert len(_files(root)) == 4
+    assert _read_back(fmt, root).count_rows() == 2 * len(DATA["v"])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_overwrite_replaces_everything(sf_runner, make_df, tmp_path, fmt):
+    root = str(tmp_path / "out")
+    _write(make_df(DATA, num_partitions=2), fmt, root, partition_cols=["k"])
+    small = make_df({"k": ["z"], "v": [9], "x": [9.5]})
+    _write(small, fmt, root, write_mode="overwrite")
+    assert len(_files(root)) == 1
+    assert _read_back(fmt, root).to_pydict() == {"k": ["z"], "v": [9], "x": [9.5]}
+
+
+def test_written_parquet_keeps_types(sf_runner, make_df, tmp_path):
+    import datetime
+    import decimal
+
+    table = pa.table({
+        "d": pa.array([decimal.Decimal("1.25")], pa.decimal128(8, 2)),
+        "day": [datetime.date(2024, 1, 1)], "l": [[1, 2]], "s": pa.array(["x"], pa.large_string()),
+    })
+    root = str(tmp_path / "out")
+    make_df(table).write_parquet(root)
+    back = sf.read_parquet(root).to_arrow()
+    assert back.schema == table.schema
+    assert back.to_pylist() == table.to_pylist()
+
+
+def test_bad_write_mode_is_rejected(make_df, tmp_path):
+    with pytest.raises(ValueError, match=r"write_mode must be one of \['append', 'overwrite'\]"):
+        make_df(DATA).write_parquet(str(tmp_path), write_mode="replace")
+
+
+def test_unknown_partition_column_is_rejected_before_writing(make_df, tmp_path):
+    root = tmp_path / "out"
+    with pytest.raises(SchemaError, match=r"no column 'kk'.*did you mean 'k'"):
+        make_df(DATA).write_parquet(str(root), partition_cols=["kk"])
+    assert not root.exists() or _files(str(root)) == []
+
+
+def _explode_on(value):
+    def fn(v):
+        if v == value:
+            raise RuntimeError(f"boom on {v}")
+        return v
+    return fn
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+@pytest.mark.parametrize("partition_cols", [None, ["k"]])
+def test_failing_query_leaves_no_file_and_no_staging(sf_runner, make_df, tmp_path, fmt,
+                                                     partition_cols):
+    root = str(tmp_path / "out")
+    df = make_df(DATA, num_partitions=3).with_column(
+        "v", col("v").apply(_explode_on(5), pa.int64()))
+    with pytest.raises(Exception, match="boom on 5"):
+        _write(df, fmt, root, partition_cols=partition_cols)
+    assert os.listdir(root) == []
+
+
+def test_failing_overwrite_keeps_the_old_files(sf_runner, make_df, tmp_path):
+    root = str(tmp_path / "out")
+    make_df(DATA).write_parquet(root)
+    before = _files(root)
+    bad = make_df(DATA, num_partitions=2).with_column(
+        "v", col("v").apply(_explode_on(1), pa.int64()))
+    with pytest.raises(Exception, match="boom on 1"):
+        bad.write_parquet(root, write_mode="overwrite")
+    assert _files(root) == before
+    assert sf.read_parquet(root).count_rows() == len(DATA["v"])
+
+
+def test_writing_an_empty_result(sf_runner, make_df, tmp_path):
+    root = str(tmp_path / "out")
+    written = make_df(DATA, num_partitions=2).where(col("v") > 100).write_parquet(root)
+    assert written.to_pydict() == {"path": []}
+    assert os.listdir(root) == []
+
+
+def test_root_dir_that_is_a_file_is_an_error(make_df, tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(sf.SourceError, match="it is a file, not a directory"):
+        make_df(DATA).write_parquet(str(path))
