@@ -162,3 +162,28 @@ def test_text_sources_are_lazy(tmp_path):
     df = sf.read_csv(path)
     os.unlink(path)  # schema was read; rows are only read by a query
     assert df.column_names == ["id", "name", "score"]
+
+
+def test_json_keys_of_later_files_become_columns(sf_runner, tmp_path):
+    first = _write_json(tmp_path / "a.jsonl", [{"a": 1}])
+    second = _write_json(tmp_path / "b.jsonl", [{"a": 2, "b": "x"}])
+    df = sf.read_json([first, second])
+    assert df.column_names == ["a", "b"]
+    assert df.to_pydict() == {"a": [1, 2], "b": [None, "x"]}
+
+
+def test_json_types_that_cannot_be_unified_name_the_file(tmp_path):
+    first = _write_json(tmp_path / "a.jsonl", [{"a": 1}])
+    second = _write_json(tmp_path / "b.jsonl", [{"a": {"nested": True}}])
+    with pytest.raises(SourceError, match=r"JSON file '.*b\.jsonl' cannot be unified with "
+                                          r"'.*a\.jsonl'.*schema="):
+        sf.read_json([first, second])
+
+
+def test_empty_text_files_name_the_file(tmp_path):
+    (tmp_path / "e.csv").write_text("")
+    (tmp_path / "e.jsonl").write_text("")
+    with pytest.raises(SourceError, match=r"e\.csv"):
+        sf.read_csv(str(tmp_path / "e.csv"))
+    with pytest.raises(SourceError, match=r"e\.jsonl"):
+        sf.read_json(str(tmp_path / "e.jsonl"))

@@ -145,3 +145,27 @@ def test_root_dir_that_is_a_file_is_an_error(make_df, tmp_path):
     path.write_text("x")
     with pytest.raises(sf.SourceError, match="it is a file, not a directory"):
         make_df(DATA).write_parquet(str(path))
+
+
+def test_write_csv_of_nested_column_fails_before_writing(make_df, tmp_path):
+    root = tmp_path / "out"
+    df = make_df({"a": [1], "l": [[1, 2]], "st": [{"x": 1}]})
+    with pytest.raises(SchemaError, match=r"write_csv cannot write nested column\(s\) "
+                                          r"l \(list<item: int64>\), st .*use write_parquet"):
+        df.write_csv(str(root))
+    assert not root.exists() or os.listdir(root) == []
+
+
+def test_write_csv_after_flattening_a_list(sf_runner, make_df, tmp_path):
+    root = str(tmp_path / "out")
+    df = make_df({"l": [["a", "b"], ["c"]]}).select(col("l").list.join("|"))
+    df.write_csv(root)
+    assert sorted(sf.read_csv(root).to_pydict()["l"]) == ["a|b", "c"]
+
+
+def test_null_partition_values_round_trip(sf_runner, make_df, tmp_path):
+    root = str(tmp_path / "out")
+    make_df({"k": ["a", None, "b"], "v": [1, 2, 3]}, num_partitions=2).write_parquet(
+        root, partition_cols=["k"])
+    back = sf.read_parquet(root, hive_partitioning=True).sort("v").to_pydict()
+    assert back == {"v": [1, 2, 3], "k": ["a", None, "b"]}

@@ -83,13 +83,32 @@ def _header(path: str, delimiter: str | None) -> list[str]:
             .split(delimiter or ",")]
 
 
+_INFER_OTHER_BYTES = 64 * 1024
+
+
 def discover_json_schema(files: list[str]) -> pa.Schema:
-    """Infer the schema from the head of the first file."""
-    try:
-        sample = pajson.read_json(io.BytesIO(_head(files[0])))
-    except pa.ArrowInvalid as exc:
-        raise SourceError(f"cannot parse JSON file {files[0]!r}: {exc}") from None
-    return normalize_schema(sample.schema)
+    """Infer the schema from the head of every file and unify them.
+
+    Keys that only appear in later files become columns too (null elsewhere); a key
+    whose types cannot be unified raises :class:`SourceError` naming both files.
+    """
+    unified: pa.Schema | None = None
+    for i, path in enumerate(files):
+        head = _head(path, _INFER_BYTES if i == 0 else _INFER_OTHER_BYTES)
+        try:
+            schema = pajson.read_json(io.BytesIO(head)).schema
+        except pa.ArrowInvalid as exc:
+            raise SourceError(f"cannot parse JSON file {path!r}: {exc}") from None
+        try:
+            unified = schema if unified is None else \
+                pa.unify_schemas([unified, schema], promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SourceError(
+                f"the schema of JSON file {path!r} cannot be unified with {files[0]!r}: "
+                f"{exc}; pass schema= to read_json to choose the types"
+            ) from None
+    assert unified is not None  # expand_paths never returns an empty list
+    return normalize_schema(unified)
 
 
 def plan_ranges(files: list[str], target_bytes: int) -> list[TextRange]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from spillframe.errors import SourceError
+from spillframe.errors import SchemaError, SourceError
 from spillframe.expr.expression import Column, col
 from spillframe.kernels.narrow import Step, run_pipeline
 from spillframe.optimizer import optimize
@@ -69,6 +69,8 @@ def write_files(df: DataFrame, file_format: str, root_dir: str, write_mode: str,
             raise TypeError(f"partition_cols takes column names, got {c!r}")
         df[expr.name]  # raises SchemaError naming the column if it is missing
         names.append(expr.name)
+    if file_format == "csv":
+        _check_csv_types(df.schema())
     root_dir = os.fspath(root_dir)
     if os.path.exists(root_dir) and not os.path.isdir(root_dir):
         raise SourceError(f"cannot write to {root_dir!r}: it is a file, not a directory")
@@ -84,6 +86,16 @@ def write_files(df: DataFrame, file_format: str, root_dir: str, write_mode: str,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return from_pydict({"path": final})
+
+
+def _check_csv_types(schema: pa.Schema) -> None:
+    """CSV holds flat values only; refuse nested columns before anything runs."""
+    nested = [f"{f.name} ({f.type})" for f in schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise SchemaError(
+            f"write_csv cannot write nested column(s) {', '.join(nested)}; use write_parquet, "
+            "or flatten them first (e.g. .list.join(',') or .apply(str, DataType.string()))"
+        )
 
 
 def _write_plan(df: DataFrame, file_format: str, staging: str, partition_cols: tuple[str, ...],
