@@ -56,3 +56,9 @@ def test_fill_null_of_incompatible_type_fails_at_build_time(make_df):
 def test_null_literal_column(sf_runner, make_df, ex):
     table = ex.run(make_df(DATA), col("a"), lit(None).is_null().alias("n"))
     assert ex.column(table, "n") == [True] * 5
+
+
+def test_fill_null_with_none_is_a_no_op(sf_runner, make_df, ex):
+    table = ex.run(make_df(DATA, num_partitions=2), col("a").fill_null(None))
+    assert table.schema.field("a").type == pa.int64()
+    assert ex.column(table, "a") == DATA["a"]

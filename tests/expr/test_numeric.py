@@ -114,3 +114,18 @@ def test_apply_on_literal(sf_runner, make_df, ex):
 def test_apply_needs_a_callable():
     with pytest.raises(TypeError, match="apply needs a callable"):
         col("a").apply(3, pa.int64())
+
+
+def test_apply_returning_the_wrong_type_names_function_and_value(sf_runner, make_df):
+    df = make_df(DATA).select(col("a").apply(lambda v: "oops" if v == 0 else v, pa.int64()))
+    with pytest.raises(TypeError, match=r"apply\(col\(a\), <lambda>\) returned 'oops' \(str\), "
+                                        r"which is not a int64.*return_dtype"):
+        df.to_arrow()
+
+
+def test_apply_exception_propagates(sf_runner, make_df):
+    def explode(v):
+        raise KeyError(f"no {v}")
+
+    with pytest.raises(KeyError, match="no 3"):
+        make_df(DATA).select(col("a").apply(explode, pa.int64())).to_arrow()

@@ -87,3 +87,33 @@ def test_str_on_non_string_column_fails_at_build_time(make_df, method):
 def test_str_on_literal(sf_runner, make_df, ex):
     table = ex.run(make_df({"n": [1, 2]}), col("n"), lit("Hello").str.upper().alias("h"))
     assert ex.column(table, "h") == ["HELLO", "HELLO"]
+
+
+def test_plus_on_strings_concatenates_like_daft(sf_runner, make_df, ex, nparts):
+    table = ex.run(make_df({"s": WORDS}, num_partitions=nparts), (col("s") + "!").alias("a"),
+                   ("<" + col("s")).alias("b"), (col("s") + col("s")).alias("c"))
+    assert ex.column(table, "a") == [None if w is None else w + "!" for w in WORDS]
+    assert ex.column(table, "b") == [None if w is None else "<" + w for w in WORDS]
+    assert ex.column(table, "c") == [None if w is None else w + w for w in WORDS]
+
+
+@pytest.mark.parametrize("build", [
+    lambda: col("s").str.match("(unclosed"),
+    lambda: col("s").str.replace("[a-", "x", regex=True),
+    lambda: col("s").str.split("a{2,1}", regex=True),
+], ids=["match", "replace", "split"])
+def test_bad_regex_raises_at_build_time(build):
+    with pytest.raises(ValueError, match="bad regular expression"):
+        build()
+
+
+def test_plain_replace_and_split_take_regex_characters_literally(sf_runner, make_df, ex):
+    table = ex.run(make_df({"s": ["a(b", "(("]}), col("s").str.replace("(", "["),
+                   col("s").str.split("(").alias("p"))
+    assert table.to_pydict() == {"s": ["a[b", "[["], "p": [["a", "b"], ["", "", ""]]}
+
+
+def test_regex_replace_with_group_reference(sf_runner, make_df, ex):
+    table = ex.run(make_df({"s": ["ab12", None]}),
+                   col("s").str.replace(r"([a-z]+)(\d+)", r"\2-\1", regex=True))
+    assert ex.column(table, "s") == ["12-ab", None]

@@ -128,9 +128,25 @@ def _cast(expr: Cast, values: Any) -> Any:
 
 
 def _apply_rowwise(expr: PyApply, values: Any, num_rows: int) -> pa.Array:
-    if isinstance(values, pa.Scalar):
-        return pa.repeat(pa.scalar(expr.func(values.as_py()), type=expr.return_dtype), num_rows)
-    return pa.array([expr.func(v) for v in values.to_pylist()], type=expr.return_dtype)
+    scalar = isinstance(values, pa.Scalar)
+    results = [expr.func(v) for v in ([values.as_py()] if scalar else values.to_pylist())]
+    try:
+        array = pa.array(results, type=expr.return_dtype)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+        bad = next((r for r in results if not _fits(r, expr.return_dtype)), None)
+        raise TypeError(
+            f"{expr!r} returned {bad!r} ({type(bad).__name__}), which is not a "
+            f"{expr.return_dtype}: {exc}; fix the function or its return_dtype"
+        ) from None
+    return pa.repeat(array[0], num_rows) if scalar else array
+
+
+def _fits(value: Any, dtype: pa.DataType) -> bool:
+    try:
+        pa.scalar(value, type=dtype)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return False
+    return True
 
 
 def evaluate_column(expr: Expression, table: pa.Table, dtype: pa.DataType) -> pa.ChunkedArray:

@@ -39,6 +39,8 @@ def _numeric(x: Datum) -> None:
 
 
 def _add(a: Datum, b: Datum) -> Datum:
+    if _is_str(a.type) and _is_str(b.type):
+        return _str_concat(a, b)  # Daft's ``+`` on strings concatenates
     return pc.add(a, b)
 
 
@@ -245,6 +247,14 @@ def _list_join(x: Datum, delimiter: str) -> Datum:
 
 # -- everything else -------------------------------------------------------------------------
 
+def _coalesce(*args: Datum) -> Datum:
+    """First non-null argument; an untyped null (``fill_null(None)``) takes the column's type."""
+    typed = next((a.type for a in args if not pa.types.is_null(a.type)), None)
+    if typed is not None:
+        args = tuple(pc.cast(a, typed) if pa.types.is_null(a.type) else a for a in args)
+    return pc.coalesce(*args)
+
+
 def _is_in(x: Datum, values: tuple[Any, ...]) -> Datum:
     try:
         value_set = pa.array(list(values), type=x.type)
@@ -313,7 +323,7 @@ FUNCTIONS: dict[str, Callable[..., Datum]] = {
     "greater": _comparison(pc.greater), "greater_equal": _comparison(pc.greater_equal),
     "and": _logical(pc.and_kleene), "or": _logical(pc.or_kleene),
     "invert": _logical(pc.invert),
-    "is_null": pc.is_null, "is_valid": pc.is_valid, "coalesce": pc.coalesce,
+    "is_null": pc.is_null, "is_valid": pc.is_valid, "coalesce": _coalesce,
     "is_in": _is_in, "if_else": _if_else,
     "str.contains": _string_fn("match_substring"),
     "str.match": _string_fn("match_substring_regex"),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from spillframe.expr.expression import Expression, Function, _to_expr
 from spillframe.expr.functions import parse_interval
 
@@ -37,7 +40,7 @@ class StrNamespace(_Namespace):
 
     def match(self, pattern: str) -> Expression:
         """True where the regular expression ``pattern`` matches anywhere."""
-        return self._call("str.match", pattern=_text(pattern, "match"))
+        return self._call("str.match", pattern=_regex(pattern, "match"))
 
     def startswith(self, prefix: str) -> Expression:
         """True where the string starts with ``prefix``."""
@@ -65,7 +68,8 @@ class StrNamespace(_Namespace):
 
     def split(self, pattern: str, regex: bool = False) -> Expression:
         """Split into a list of strings on ``pattern``."""
-        return self._call("str.split", pattern=_text(pattern, "split"), regex=bool(regex))
+        pattern = _regex(pattern, "split") if regex else _text(pattern, "split")
+        return self._call("str.split", pattern=pattern, regex=bool(regex))
 
     def concat(self, other: Any) -> Expression:
         """Append ``other`` (a string or string expression)."""
@@ -73,7 +77,8 @@ class StrNamespace(_Namespace):
 
     def replace(self, pattern: str, replacement: str, regex: bool = False) -> Expression:
         """Replace every occurrence of ``pattern`` by ``replacement``."""
-        return self._call("str.replace", pattern=_text(pattern, "replace"),
+        pattern = _regex(pattern, "replace") if regex else _text(pattern, "replace")
+        return self._call("str.replace", pattern=pattern,
                           replacement=_text(replacement, "replace"), regex=bool(regex))
 
     def substr(self, start: int, length: int | None = None) -> Expression:
@@ -168,3 +173,14 @@ def _text(value: Any, method: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{method} needs a string argument, got {value!r}")
     return value
+
+
+def _regex(pattern: Any, method: str) -> str:
+    """Check a regular expression now (RE2 syntax), so a typo fails before the query runs."""
+    _text(pattern, method)
+    try:
+        pc.match_substring_regex(pa.array([""]), pattern=pattern)
+    except pa.ArrowInvalid as exc:
+        raise ValueError(f"{method}: bad regular expression {pattern!r}: {exc} "
+                         "(the syntax is RE2's)") from None
+    return pattern
