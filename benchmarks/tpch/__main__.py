@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
+import os
 import statistics
 import sys
 from collections.abc import Sequence
@@ -122,6 +123,7 @@ def metadata(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine_summary(),
         "versions": versions,
         "runner_options": {r: RUNNER_OPTIONS.get(r, {}) for r in args.runners},
+        "load_average_start": [round(x, 1) for x in os.getloadavg()],
     }
 
 
@@ -155,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for engine in engines:
             engine.close()
+    meta["load_average_end"] = [round(x, 1) for x in os.getloadavg()]
     md_path, _ = write_reports(args.output_dir, meta, results, names)
     print(md_path.read_text())
     return 0

@@ -150,6 +150,15 @@ def targets(results: Results, engines: Sequence[str]) -> list[str]:
     return lines
 
 
+def _load_note(meta: Mapping[str, Any]) -> str:
+    start, end = meta.get("load_average_start"), meta.get("load_average_end")
+    text = f"Load average (1, 5, 15 min) at start: {start}"
+    if end:
+        text += f", at end: {end}"
+    cpus = meta["machine"]["cpus"]
+    return text + f" on {cpus} CPUs; other work on the machine inflates every engine's times."
+
+
 def render_markdown(meta: Mapping[str, Any], results: Results, engines: Sequence[str]) -> str:
     """The full markdown report."""
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
@@ -159,6 +168,8 @@ def render_markdown(meta: Mapping[str, Any], results: Results, engines: Sequence
         "",
         f"Measured {meta['date']} on {machine['cpus']} CPUs, {machine['memory_gib']} GiB, "
         f"Python {machine['python']}. {versions}.",
+        "",
+        _load_note(meta),
         "",
         f"Median of {meta['runs']} runs after a warm-up, engines run alternately, each in "
         "its own process tree. Seconds (ratio to the fastest peer); `wrong` marks an "
