@@ -166,3 +166,18 @@ def echo_literal(value: tuple) -> pa.Table:
 
 def fail_with(message: str) -> pa.Table:
     raise ValueError(message)
+
+
+def exit_once_udf(marker: str):
+    """A spillframe UDF that kills its worker the first time it runs."""
+    import spillframe as sf
+
+    @sf.udf(return_dtype=pa.int64())
+    def double_or_die(x):
+        path = Path(marker)
+        if not path.exists():
+            path.touch()
+            os._exit(1)
+        return pc.multiply(x.to_arrow(), 2)
+
+    return double_or_die

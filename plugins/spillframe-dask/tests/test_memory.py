@@ -8,10 +8,10 @@ import time
 
 import pytest
 import sfdask_kernels as k
+from spillframe_dask.runner import DaskRunner
+
 from spillframe.errors import RunnerError
 from spillframe.physical.plan import PhysicalPlan, StageBuilder, Task, TaskRef
-
-from spillframe_dask.runner import DaskRunner
 
 MIB = 1024**2
 ALERT = re.compile(
@@ -34,7 +34,6 @@ def small_runner(tmp_path_factory):
         allowed_failures=0,
         spill_dir=str(tmp_path_factory.mktemp("spill")),
         spill_alert_interval=1.0,
-        dashboard_address=None,
     )
     yield runner
     runner.close()
@@ -42,7 +41,9 @@ def small_runner(tmp_path_factory):
 
 def spilling_plan(parts: int, nbytes: int) -> PhysicalPlan:
     b = StageBuilder()
-    scan = b.add("make-bytes", [Task(k.make_bytes, (nbytes, i), "make-bytes") for i in range(parts)])
+    scan = b.add(
+        "make-bytes", [Task(k.make_bytes, (nbytes, i), "make-bytes") for i in range(parts)]
+    )
     out = b.add(
         "count-rows",
         [Task(k.count_rows, tuple(TaskRef(scan.id, i) for i in range(parts)), "count-rows")],

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 import sfdask_kernels as k
 from dask.sizeof import sizeof
-from distributed.protocol import serialize
+from distributed.protocol import deserialize, serialize
 from spillframe_dask.partitions import compact_table, execute_kernel
 
 
@@ -65,3 +65,14 @@ def test_a_slice_serializes_without_its_parent(big):
     header, frames = serialize(part)
     assert header["serializer"] == "dask"  # Arrow IPC, not pickle
     assert sum(memoryview(f).nbytes for f in frames) < 4 * part.nbytes + 4096
+
+
+def test_tables_read_from_a_misaligned_frame_are_aligned(big):
+    header, frames = serialize(big.slice(0, 5000))
+    raw = bytes(memoryview(frames[0]))
+    shifted = memoryview(bytearray(len(raw) + 1))[1:]  # starts one byte off
+    shifted[:] = raw
+    table = deserialize(header, [shifted])
+    assert table.equals(big.slice(0, 5000))
+    data = table.column("x").chunks[0].buffers()[1]
+    assert data.address % 8 == 0

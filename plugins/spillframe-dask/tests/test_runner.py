@@ -147,10 +147,8 @@ def test_second_runner_connects_by_address_and_leaves_the_cluster_up(dask_runner
     assert len(list(dask_runner.run(k.shuffle_plan(rows=100, parts=2, buckets=2)))) == 2
 
 
-def test_closed_runner_refuses_queries():
-    runner = DaskRunner(
-        n_workers=1, threads_per_worker=1, memory_limit="512 MiB", dashboard_address=None
-    )
+def test_closed_runner_refuses_queries(dask_runner):
+    runner = DaskRunner(address=dask_runner.cluster.scheduler_address)
     runner.close()
     runner.close()  # idempotent
     with pytest.raises(RuntimeError, match="this dask runner is closed"):

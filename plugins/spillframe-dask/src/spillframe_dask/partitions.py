@@ -5,9 +5,10 @@ sliced ``pyarrow.Table`` keeps its parent's buffers alive, so a 10-row slice of
 a 1 GiB table holds 1 GiB of memory. Every kernel therefore runs inside
 :func:`execute_kernel`, which copies such outputs into buffers of their own
 before the worker stores them, and :func:`sizeof_table` reports what a table
-really holds. Tables travel and spill as Arrow IPC streams through
-distributed's ``dask`` serializer family (``distributed.protocol.arrow``), which
-writes only the visible part of each buffer.
+really holds. Tables travel and spill as Arrow IPC streams in distributed's
+``dask`` serializer family (:func:`serialize_table`): IPC writes only the visible
+part of each buffer, and reading copies any buffer that lands misaligned in a
+received frame (Acero warns about, and may mis-handle, such buffers).
 """
 
 from __future__ import annotations
@@ -95,6 +96,33 @@ def sizeof_table(table: pa.Table) -> int:
     return int(table.get_total_buffer_size()) + _TABLE_OVERHEAD
 
 
+def serialize_table(table: pa.Table) -> tuple[dict, list[pa.Buffer]]:
+    """One Arrow IPC stream frame (distributed's ``dask`` serializer family)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return {}, [sink.getvalue()]
+
+
+_READ_OPTIONS = pa.ipc.IpcReadOptions(ensure_alignment=pa.ipc.Alignment.DataTypeSpecific)
+
+
+def deserialize_table(header: dict, frames: list[Any]) -> pa.Table:
+    """Read a table back; buffers misaligned for their type are copied."""
+    with pa.ipc.open_stream(pa.py_buffer(frames[0]), options=_READ_OPTIONS) as reader:
+        return reader.read_all()
+
+
+def register_serializers() -> None:
+    """Replace distributed's Arrow table (de)serializers with the aligned ones above."""
+    from distributed.protocol.serialize import dask_deserialize, dask_serialize
+
+    for family in (dask_serialize, dask_deserialize):
+        family.dispatch(pa.Table)  # run distributed's lazy registration first
+    dask_serialize.register(pa.Table)(serialize_table)
+    dask_deserialize.register(pa.Table)(deserialize_table)
+
+
 def register_sizeof() -> None:
     """Make ``dask.sizeof`` report :func:`sizeof_table` for Arrow tables.
 
@@ -108,3 +136,4 @@ def register_sizeof() -> None:
 
 
 register_sizeof()
+register_serializers()
