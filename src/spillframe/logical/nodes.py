@@ -66,6 +66,10 @@ class _Unary(LogicalPlan):
     def with_children(self, children: tuple[LogicalPlan, ...]) -> LogicalPlan:
         return self if children[0] is self.child else self.replace(child=children[0])
 
+    def _compute_schema(self) -> pa.Schema:
+        """Row-wise operators keep their input's schema unless they say otherwise."""
+        return self.child.schema
+
 
 def check_columns(names: list[str] | tuple[str, ...], schema: pa.Schema) -> None:
     """Raise SchemaError for the first name not in ``schema``."""
@@ -186,9 +190,6 @@ class Limit(_Unary):
 
     n: int = 0
 
-    def _compute_schema(self) -> pa.Schema:
-        return self.child.schema
-
     def describe(self) -> str:
         return f"Limit: {self.n}"
 
@@ -222,9 +223,6 @@ class Sample(_Unary):
     fraction: float = 0.0
     seed: int | None = None
 
-    def _compute_schema(self) -> pa.Schema:
-        return self.child.schema
-
     def describe(self) -> str:
         return f"Sample: fraction={self.fraction}, seed={self.seed}"
 
@@ -234,9 +232,6 @@ class IntoPartitions(_Unary):
     """Split or merge partitions into exactly ``n`` without a shuffle."""
 
     n: int = 1
-
-    def _compute_schema(self) -> pa.Schema:
-        return self.child.schema
 
     def describe(self) -> str:
         return f"IntoPartitions: {self.n}"
@@ -381,9 +376,6 @@ class TopK(_Unary):
     k: int = 0
 
     is_narrow: ClassVar[bool] = False
-
-    def _compute_schema(self) -> pa.Schema:
-        return self.child.schema
 
     def describe(self) -> str:
         return f"TopK: k={self.k}, by {', '.join(map(repr, self.keys))}"
