@@ -85,7 +85,7 @@ def test_tasks_are_prioritised_by_the_first_output_partition_that_needs_them():
     assert by_prefix["scan-range"] == by_prefix["hash-split"] == {0}
     assert by_prefix["concat-buckets"] == {0, -1, -2}
     # Bucket selection runs as soon as its split does, freeing the bucket list.
-    assert by_prefix["hash-split-bucket"] == {0}
+    assert by_prefix["hash-split-bucket"] == {1}
 
 
 def test_default_requests_are_not_annotated():

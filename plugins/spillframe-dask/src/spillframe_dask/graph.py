@@ -14,7 +14,8 @@ Final partitions stream back in order, so each task gets the user priority
 ``-i`` of the first output partition ``i`` that needs it: partition 0's work
 runs first, and a consumer that stops early (``show``, ``limit``) leaves the
 later partitions' work unstarted. Tasks every partition needs (the splits of
-an exchange) share priority 0 and keep Dask's own memory-aware order.
+an exchange) share priority 0 and keep Dask's own memory-aware order; bucket
+selection outranks everything.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from spillframe.physical.plan import PhysicalPlan, ResourceRequest, TaskRef
 from spillframe_dask.partitions import execute_kernel, select_bucket
 
 Key = tuple[Any, ...]
+BUCKET_PRIORITY = 1  # output partitions get 0, -1, -2...; bucket selection outranks them
 # Maps a task's ResourceRequest to Dask worker resources (None: no restriction).
 Annotator = Callable[[ResourceRequest], "dict[str, float] | None"]
 
@@ -115,8 +117,10 @@ def build_graph(plan: PhysicalPlan, annotate: Annotator, token: str | None = Non
             layers.setdefault(layer, {})[key] = DaskTask(
                 key, select_bucket, DaskTaskRef(parent), ref.output
             )
-            # As urgent as its split: selecting buckets promptly lets the list go.
-            priorities.setdefault(layer, {})[key] = priority[ref.key]
+            # Above every other task: selecting the buckets as soon as the split is
+            # done frees the list, whose bytes the worker would otherwise count (and
+            # spill) twice, once in the list and once in each bucket.
+            priorities.setdefault(layer, {})[key] = BUCKET_PRIORITY
             deps.setdefault(layer, set()).add(key_layer[parent])
             key_layer[key] = layer
             infos[key] = TaskInfo(task.name, task.label, ref.stage_id, ref.index, ref.output)

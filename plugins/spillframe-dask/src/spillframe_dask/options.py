@@ -53,6 +53,12 @@ class DaskRunnerOptions:
         How many workers may die running one task before the query fails.
     spill_alert_interval : float
         Minimum seconds between two spill log lines of one worker.
+    arrow_memory_pool : {"system", "mimalloc", "jemalloc"} or None
+        Arrow's allocator in the workers of a LocalCluster the runner starts. ``"system"`` (the default) hands freed
+        memory back to the OS at once (with distributed's ``MALLOC_TRIM_THRESHOLD_``),
+        so process memory, which the pause and terminate thresholds watch, follows
+        the data actually held; None keeps pyarrow's default (mimalloc), which
+        keeps freed pages cached.
     """
 
     address: str | None = None
@@ -68,6 +74,7 @@ class DaskRunnerOptions:
     spill_dir: str | None = None
     allowed_failures: int | None = None
     spill_alert_interval: float = 5.0
+    arrow_memory_pool: str | None = "system"
 
     def __post_init__(self) -> None:
         for name in ("n_workers", "threads_per_worker"):
@@ -87,6 +94,11 @@ class DaskRunnerOptions:
         if self.spill_alert_interval < 0:
             raise ValueError(
                 f"spill_alert_interval must be >= 0 seconds, got {self.spill_alert_interval!r}"
+            )
+        if self.arrow_memory_pool not in (None, "system", "mimalloc", "jemalloc"):
+            raise ValueError(
+                "arrow_memory_pool must be 'system', 'mimalloc', 'jemalloc' or None, "
+                f"got {self.arrow_memory_pool!r}"
             )
         if self.address is not None:
             given = [

@@ -74,10 +74,15 @@ def execute_kernel(kernel: Callable[..., Any], num_outputs: int, *args: Any) -> 
     *args
         The kernel's arguments, references already replaced by partitions.
     """
-    result = kernel(*args)
-    if num_outputs == 1:
-        return compact_table(result)
-    buckets = list(result)
+    try:
+        result = kernel(*args)
+        if num_outputs == 1:
+            return compact_table(result)
+        buckets = list(result)
+    finally:
+        # Hand the kernel's scratch memory back to the OS now: the worker's pause
+        # and terminate thresholds watch process memory, not just stored outputs.
+        pa.default_memory_pool().release_unused()
     if len(buckets) != num_outputs:
         raise ValueError(
             f"kernel {getattr(kernel, '__name__', kernel)!r} returned {len(buckets)} "

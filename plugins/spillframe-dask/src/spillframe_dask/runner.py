@@ -152,6 +152,15 @@ def _start_local_cluster(cfg: DaskRunnerOptions) -> distributed.LocalCluster:
     if memory:
         resources["MEMORY"] = memory
     config: dict[str, Any] = dict(cfg.threshold_config())
+    if cfg.arrow_memory_pool is not None:
+        # Set before a worker process starts, so that pyarrow picks it at import.
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+        environ["ARROW_DEFAULT_MEMORY_POOL"] = cfg.arrow_memory_pool
+        if cfg.arrow_memory_pool == "system":
+            # A fixed threshold stops glibc from raising it after large frees, so
+            # partition-sized buffers stay mmapped and go back to the OS when freed.
+            environ.setdefault("MALLOC_MMAP_THRESHOLD_", 65536)
+        config["distributed.nanny.pre-spawn-environ"] = environ
     if cfg.allowed_failures is not None:
         config["distributed.scheduler.allowed-failures"] = cfg.allowed_failures
     kwargs: dict[str, Any] = {}
