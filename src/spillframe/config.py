@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,12 +34,19 @@ class Config:
         Rows sampled from each partition to choose a sort's range boundaries.
     max_exchange_partitions : int
         Upper bound on the partition count an exchange picks by itself.
+    parallelism : int
+        Partitions a scan or exchange aims for when its data is small enough to fit in
+        fewer (default: the number of CPUs), so that every core has work.
+    min_partition_bytes : int
+        Smallest partition worth splitting off for parallelism.
     """
 
     partition_bytes: int = 128 * MiB
     broadcast_join_bytes: int = 16 * MiB
     sort_samples_per_partition: int = 1024
     max_exchange_partitions: int = 512
+    parallelism: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
+    min_partition_bytes: int = 8 * MiB
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -46,6 +54,14 @@ class Config:
             if not isinstance(value, int) or value < (0 if field.name == "broadcast_join_bytes"
                                                       else 1):
                 raise ValueError(f"config {field.name} must be a positive int, got {value!r}")
+
+
+    def partitions_for(self, nbytes: int) -> int:
+        """Partitions for ``nbytes`` of data: ``nbytes / partition_bytes``, raised towards
+        ``parallelism`` while each part keeps at least ``min_partition_bytes``."""
+        by_size = -(-nbytes // self.partition_bytes)
+        for_cores = min(self.parallelism, nbytes // self.min_partition_bytes)
+        return int(max(1, min(max(by_size, for_cores), self.max_exchange_partitions)))
 
 
 _CONFIG = [Config()]

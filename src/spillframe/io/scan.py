@@ -9,9 +9,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spillframe.config import get_config
 from spillframe.expr.expression import Column, Expression, Function, Literal
 from spillframe.io.parquet import ParquetPiece, plan_parquet_pieces, read_parquet_pieces
 from spillframe.io.text import TextRange, plan_ranges, read_csv_ranges, read_json_ranges
+from spillframe.io.types import normalize_type
 from spillframe.logical.nodes import ScanSource
 
 
@@ -77,23 +79,33 @@ def _plan_parquet(source: ScanSource, partition_bytes: int) -> list[PlannedScan]
     predicate = to_arrow_filter(source.predicate) if source.predicate is not None else None
     pieces = plan_parquet_pieces(list(source.paths), physical, opts.get("hive", False),
                                  columns, predicate)
+    target = split_target(sum(p.num_bytes for p in pieces), partition_bytes)
     groups: list[list[ParquetPiece]] = []
     size = 0
     for piece in pieces:
-        if not groups or size + piece.num_bytes > partition_bytes:
+        if not groups or size + piece.num_bytes > target:
             groups.append([])
             size = 0
         groups[-1].append(piece)
         size += piece.num_bytes
     if not groups:
         groups = [[]]
+    # Reading with the normalized schema makes the scanner cast view types as it reads,
+    # so the predicate it applies never meets a string_view column.
     return [
-        PlannedScan(ParquetScan(tuple(g), physical, source.schema, source.columns, predicate,
-                                source.limit),
+        PlannedScan(ParquetScan(tuple(g), source.file_schema, source.schema, source.columns,
+                                predicate, source.limit),
                     sum(p.num_bytes for p in g),
                     None if predicate is not None else sum(p.num_rows for p in g))
         for g in groups
     ]
+
+
+def split_target(total_bytes: int, partition_bytes: int) -> int:
+    """Bytes per scan task: at most ``partition_bytes``, and small enough that a scan
+    of a few hundred MiB still gives every core a task (see ``Config.partitions_for``)."""
+    return max(1, -(-total_bytes // get_config().partitions_for(total_bytes))) \
+        if total_bytes else partition_bytes
 
 
 def _plan_text(source: ScanSource, partition_bytes: int) -> list[PlannedScan]:
@@ -152,7 +164,10 @@ def to_arrow_filter(expr: Expression) -> pc.Expression:
 def is_pushable(expr: Expression, schema: pa.Schema) -> bool:
     """True when ``expr`` only compares columns with literals of a comparable type."""
     if isinstance(expr, Column):
-        return schema.get_field_index(expr.name) >= 0
+        index = schema.get_field_index(expr.name)
+        # View types (string_view) have no comparison kernels in pyarrow's scanner yet.
+        return index >= 0 and normalize_type(schema.field(index).type) == \
+            schema.field(index).type
     if isinstance(expr, Literal):
         return True
     if isinstance(expr, Function):

@@ -10,7 +10,6 @@ inputs through exchanges.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,8 +135,7 @@ class Lowering:
         """Partitions for an exchange: estimated bytes / partition_bytes, bounded."""
         if estimated_bytes is None:
             return max(1, fallback)
-        wanted = math.ceil(estimated_bytes / self.config.partition_bytes)
-        return max(1, min(wanted, self.config.max_exchange_partitions))
+        return self.config.partitions_for(estimated_bytes)
 
     # -- sources ------------------------------------------------------------------------------
     def lower_InMemorySource(self, node: L.InMemorySource) -> Pending:

@@ -97,11 +97,13 @@ def _right_output_names(join: L.Join) -> dict[str, str]:
 def _into_scan(node: L.Filter, scan: L.ScanSource) -> L.LogicalPlan:
     from spillframe.io.scan import is_pushable
 
-    physical = scan.kwargs["physical_schema"]
+    # Physical types: a predicate on a view-typed column is not pushed (pyarrow's scanner
+    # cannot compare its statistics), it stays in a Filter above the scan.
+    schema = scan.kwargs["physical_schema"]
     pushable: list[Expression] = []
     stay: list[Expression] = []
     for part in conjuncts(node.predicate):  # type: ignore[arg-type]
-        (pushable if is_pushable(part, physical) else stay).append(part)
+        (pushable if is_pushable(part, schema) else stay).append(part)
     if not pushable:
         return node
     existing = [scan.predicate] if scan.predicate is not None else []
