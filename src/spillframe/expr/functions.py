@@ -38,18 +38,43 @@ def _numeric(x: Datum) -> None:
              or pa.types.is_null(t), f"expected a number, got {t}")
 
 
+def _widen_decimal(x: Datum, to: str) -> Datum:
+    if not pa.types.is_decimal(x.type):
+        return x
+    if to == "float":
+        return pc.cast(x, pa.float64())
+    return pc.cast(x, pa.decimal256(x.type.precision, x.type.scale))
+
+
+def _decimal_safe(kernel: Callable[[Datum, Datum], Datum], a: Datum, b: Datum) -> Datum:
+    """``kernel(a, b)``; when a decimal result would exceed decimal128's 38 digits, the
+    operands become decimal256 (76 digits, still exact), and beyond that float64."""
+    try:
+        return kernel(a, b)
+    except pa.ArrowInvalid as exc:
+        if "precision" not in str(exc).lower() or not (
+                pa.types.is_decimal(a.type) or pa.types.is_decimal(b.type)):
+            raise
+    try:
+        return kernel(_widen_decimal(a, "256"), _widen_decimal(b, "256"))
+    except pa.ArrowInvalid as exc:
+        if "precision" not in str(exc).lower():
+            raise
+    return kernel(_widen_decimal(a, "float"), _widen_decimal(b, "float"))
+
+
 def _add(a: Datum, b: Datum) -> Datum:
     if _is_str(a.type) and _is_str(b.type):
         return _str_concat(a, b)  # Daft's ``+`` on strings concatenates
-    return pc.add(a, b)
+    return _decimal_safe(pc.add, a, b)
 
 
 def _subtract(a: Datum, b: Datum) -> Datum:
-    return pc.subtract(a, b)
+    return _decimal_safe(pc.subtract, a, b)
 
 
 def _multiply(a: Datum, b: Datum) -> Datum:
-    return pc.multiply(a, b)
+    return _decimal_safe(pc.multiply, a, b)
 
 
 def _to_float(x: Datum) -> Datum:
