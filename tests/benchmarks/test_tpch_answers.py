@@ -24,12 +24,13 @@ from benchmarks.tpch.queries import QUERIES, make_get_table
 SCALE = 0.01
 
 
-@pytest.fixture(scope="session")
-def tpch_tables() -> dict[str, str]:
-    """Paths of the normalized TPC-H tables at scale 0.01, generated on first use."""
+@pytest.fixture(scope="session", params=["normalized", "raw"])
+def tpch_tables(request) -> dict[str, str]:
+    """Paths of the TPC-H tables at scale 0.01, generated on first use: as generated
+    ("raw": decimal128 money, string_view text) and normalized (float64, string)."""
     if not datagen.tpchgen_available():
         pytest.skip("tpchgen-cli is not installed (pip install 'spillframe[benchmark]')")
-    return datagen.generate(SCALE)["normalized"]
+    return datagen.generate(SCALE)[request.param]
 
 
 @pytest.fixture(scope="session")
