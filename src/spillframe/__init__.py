@@ -50,6 +50,13 @@ def set_runner_dask(address: str | None = None, **options: object) -> Runner:
 
     With no ``address`` a LocalCluster is started; see the plugin's documentation
     for its options (``n_workers``, ``memory_limit``, ``memory_spill``, ...).
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> runner = sf.set_runner_dask(n_workers=1, memory_limit="1GiB")  # doctest: +SKIP
+    >>> sf.get_runner().dashboard_link  # doctest: +SKIP
+    'http://127.0.0.1:8787/status'
     """
     return set_runner("dask", address=address, **options)
 

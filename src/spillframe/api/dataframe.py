@@ -66,7 +66,14 @@ class DataFrame:
         return list(self._plan.schema.names)
 
     def schema(self) -> pa.Schema:
-        """The schema the query will produce (known before anything runs)."""
+        """The schema the query will produce (known before anything runs).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1]}).schema()
+        a: int64
+        """
         return self._plan.schema
 
     def __getitem__(self, name: str) -> Expression:
@@ -87,14 +94,29 @@ class DataFrame:
 
     # -- projection ----------------------------------------------------------------------
     def select(self, *columns: ColumnLike) -> DataFrame:
-        """Keep or compute these columns, in this order."""
+        """Keep or compute these columns, in this order.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1, 2], "b": [3, 4]}).select("b", sf.col("a") * 2).to_pydict()
+        {'b': [3, 4], 'a': [2, 4]}
+        """
         exprs = [_to_expr(c) for c in _flatten(columns)]
         if not exprs:
             raise ValueError("select() needs at least one column")
         return self._new(L.Project(self._builder, exprs=tuple(exprs)))
 
     def with_columns(self, columns: Mapping[str, Expression]) -> DataFrame:
-        """Add or replace several columns at once (``{name: expression}``)."""
+        """Add or replace several columns at once (``{name: expression}``).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"a": [1, 2]})
+        >>> df.with_columns({"b": sf.col("a") + 1, "a": sf.col("a") * 10}).to_pydict()
+        {'a': [10, 20], 'b': [2, 3]}
+        """
         if not isinstance(columns, Mapping):
             raise TypeError("with_columns takes a dict of {name: expression}")
         new = {name: _to_expr(e).alias(name) if not isinstance(e, str) else col(e).alias(name)
@@ -117,13 +139,27 @@ class DataFrame:
         return self.with_columns({name: expr})
 
     def with_column_renamed(self, existing: str, new: str) -> DataFrame:
-        """Rename one column."""
+        """Rename one column.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1]}).with_column_renamed("a", "b").column_names
+        ['b']
+        """
         self._check_columns([existing])
         exprs = [col(n).alias(new) if n == existing else col(n) for n in self.column_names]
         return self._new(L.Project(self._builder, exprs=tuple(exprs)))
 
     def exclude(self, *names: str) -> DataFrame:
-        """Drop these columns."""
+        """Drop these columns.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1], "b": [2]}).exclude("a").column_names
+        ['b']
+        """
         names_list = _flatten(names)
         self._check_columns(names_list)
         keep = [col(n) for n in self.column_names if n not in names_list]
@@ -133,19 +169,41 @@ class DataFrame:
 
     # -- rows ----------------------------------------------------------------------------------
     def where(self, predicate: Expression | str) -> DataFrame:
-        """Keep rows where ``predicate`` is true (null counts as false)."""
+        """Keep rows where ``predicate`` is true (null counts as false).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"a": [1, None, 3]})
+        >>> df.where(sf.col("a") > 1).to_pydict()
+        {'a': [3]}
+        """
         return self._new(L.Filter(self._builder, predicate=_to_expr(predicate)))
 
     filter = where
 
     def limit(self, num: int) -> DataFrame:
-        """The first ``num`` rows."""
+        """The first ``num`` rows.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1, 2, 3]}, num_partitions=2).limit(2).to_pydict()
+        {'a': [1, 2]}
+        """
         if not isinstance(num, int) or num < 0:
             raise ValueError(f"limit needs an int >= 0, got {num!r}")
         return self._new(L.Limit(self._builder, n=num))
 
     def drop_null(self, *names: str) -> DataFrame:
-        """Drop rows with a null in any of ``names`` (every column when none given)."""
+        """Drop rows with a null in any of ``names`` (every column when none given).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1, None], "b": [None, 2]}).drop_null("a").to_pydict()
+        {'a': [1], 'b': [None]}
+        """
         names_list = _flatten(names) or self.column_names
         self._check_columns(names_list)
         predicate = col(names_list[0]).not_null()
@@ -154,7 +212,14 @@ class DataFrame:
         return self.where(predicate)
 
     def explode(self, *columns: ColumnLike) -> DataFrame:
-        """One row per element of these list columns (exploded together)."""
+        """One row per element of these list columns (exploded together).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"id": [1, 2], "l": [["x", "y"], []]}).explode("l").to_pydict()
+        {'id': [1, 1, 2], 'l': ['x', 'y', None]}
+        """
         names = []
         for c in _flatten(columns):
             expr = _to_expr(c)
@@ -167,7 +232,15 @@ class DataFrame:
 
     def sample(self, fraction: float, with_replacement: bool = False,
                seed: int | None = None) -> DataFrame:
-        """About ``fraction`` of the rows, chosen at random (``seed`` makes it repeatable)."""
+        """About ``fraction`` of the rows, chosen at random (``seed`` makes it repeatable).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"a": list(range(100))})
+        >>> df.sample(0.5, seed=1).count_rows() == df.sample(0.5, seed=1).count_rows()
+        True
+        """
         if with_replacement:
             raise ValueError("sample(with_replacement=True) is not supported; "
                              "use with_replacement=False")
@@ -176,14 +249,29 @@ class DataFrame:
         return self._new(L.Sample(self._builder, fraction=float(fraction), seed=seed))
 
     def concat(self, other: DataFrame) -> DataFrame:
-        """The rows of this DataFrame followed by those of ``other`` (same schema)."""
+        """The rows of this DataFrame followed by those of ``other`` (same schema).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> a, b = sf.from_pydict({"x": [1]}), sf.from_pydict({"x": [2]})
+        >>> a.concat(b).to_pydict()
+        {'x': [1, 2]}
+        """
         if not isinstance(other, DataFrame):
             raise TypeError(f"concat takes a DataFrame, got {type(other).__name__}")
         return self._new(L.Concat(self._builder, other._builder))
 
     # -- partitions ----------------------------------------------------------------------------
     def into_partitions(self, num: int) -> DataFrame:
-        """Split or merge into exactly ``num`` partitions, without a shuffle."""
+        """Split or merge into exactly ``num`` partitions, without a shuffle.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": list(range(10))}).into_partitions(4).num_partitions()
+        4
+        """
         if not isinstance(num, int) or num < 1:
             raise ValueError(f"into_partitions needs an int >= 1, got {num!r}")
         return self._new(L.IntoPartitions(self._builder, n=num))
@@ -193,6 +281,13 @@ class DataFrame:
         """Hash-shuffle into ``num`` partitions by ``keys`` (random when no keys).
 
         ``num=None`` picks the count from the estimated size.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"k": [1, 2, 3, 1]}).repartition(2, "k")
+        >>> df.num_partitions(), df.count_rows()
+        (2, 4)
         """
         if num is not None and (not isinstance(num, int) or num < 1):
             raise ValueError(f"repartition needs an int >= 1 or None, got {num!r}")
@@ -200,7 +295,14 @@ class DataFrame:
         return self._new(L.Repartition(self._builder, n=num, keys=exprs, seed=seed))
 
     def num_partitions(self) -> int:
-        """Partitions the query will produce, exactly as it will run (plans, runs nothing)."""
+        """Partitions the query will produce, exactly as it will run (plans, runs nothing).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1, 2, 3]}, num_partitions=3).num_partitions()
+        3
+        """
         from spillframe.api.execution import physical_plan
 
         return physical_plan(self._builder).num_partitions()
@@ -230,7 +332,15 @@ class DataFrame:
                                 nulls_first=tuple(nulls)))
 
     def groupby(self, *keys: ColumnLike) -> GroupedDataFrame:
-        """Group rows by keys (column names or expressions); follow with ``.agg(...)``."""
+        """Group rows by keys (column names or expressions); follow with ``.agg(...)``.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"k": [1, 1, 2], "v": [1, 2, 3]})
+        >>> df.groupby("k").agg(sf.col("v").max()).sort("k").to_pydict()
+        {'k': [1, 2], 'v': [2, 3]}
+        """
         exprs = tuple(_to_expr(k) for k in _flatten(keys))
         if not exprs:
             raise ValueError("groupby needs at least one key")
@@ -248,7 +358,14 @@ class DataFrame:
         return self._new(L.Aggregate(self._builder, keys=(), aggs=_agg_exprs(aggs)))
 
     def distinct(self, *on: str) -> DataFrame:
-        """Drop duplicate rows, comparing the columns ``on`` (all when none)."""
+        """Drop duplicate rows, comparing the columns ``on`` (all when none).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1, 1, 2]}).distinct().sort("a").to_pydict()
+        {'a': [1, 2]}
+        """
         names = _key_names(_flatten(on), "distinct") if on else []
         return self._new(L.Distinct(self._builder, on=tuple(names)))
 
@@ -298,7 +415,14 @@ class DataFrame:
 
     # -- running ---------------------------------------------------------------------------------
     def iter_partitions(self) -> Iterator[pa.Table]:
-        """Run the query and yield its partitions (pyarrow Tables) in order, as they finish."""
+        """Run the query and yield its partitions (pyarrow Tables) in order, as they finish.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> [t.num_rows for t in sf.from_pydict({"a": [1, 2, 3]}, num_partitions=2).iter_partitions()]
+        [1, 2]
+        """
         if self._cache is not None:
             yield from self._cache
             return
@@ -307,36 +431,86 @@ class DataFrame:
         yield from execute(self._plan)
 
     def collect(self) -> DataFrame:
-        """Run the query and keep its partitions; later queries start from them."""
+        """Run the query and keep its partitions; later queries start from them.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"a": [1, 2]}).where(sf.col("a") > 1).collect()
+        >>> df
+        DataFrame[a: int64] (materialized)
+        """
         if self._cache is None:
             self._cache = list(self.iter_partitions())
         return self
 
     def to_arrow(self) -> pa.Table:
-        """Run the query and return one pyarrow Table."""
+        """Run the query and return one pyarrow Table.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1]}).to_arrow().num_rows
+        1
+        """
         from spillframe.kernels.exchange import concat_tables
 
         return concat_tables(list(self.iter_partitions()), self._plan.schema)
 
     def to_pandas(self) -> pd.DataFrame:
-        """Run the query and return a pandas DataFrame."""
+        """Run the query and return a pandas DataFrame.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1, 2]}).to_pandas()["a"].sum()
+        np.int64(3)
+        """
         return self.to_arrow().to_pandas()
 
     def to_pydict(self) -> dict[str, list[Any]]:
-        """Run the query and return ``{column: [values]}``."""
+        """Run the query and return ``{column: [values]}``.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1]}).to_pydict()
+        {'a': [1]}
+        """
         return self.to_arrow().to_pydict()
 
     def to_pylist(self) -> list[dict[str, Any]]:
-        """Run the query and return a list of row dicts."""
+        """Run the query and return a list of row dicts.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1, 2]}).to_pylist()
+        [{'a': 1}, {'a': 2}]
+        """
         return self.to_arrow().to_pylist()
 
     def iter_rows(self) -> Iterator[dict[str, Any]]:
-        """Run the query and yield rows as dicts, one partition in memory at a time."""
+        """Run the query and yield rows as dicts, one partition in memory at a time.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> next(sf.from_pydict({"a": [1, 2]}).iter_rows())
+        {'a': 1}
+        """
         for part in self.iter_partitions():
             yield from part.to_pylist()
 
     def count_rows(self) -> int:
-        """Run the query and return its number of rows."""
+        """Run the query and return its number of rows.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1, 2, 3]}).where(sf.col("a") > 1).count_rows()
+        2
+        """
         if self._cache is not None:
             return sum(t.num_rows for t in self._cache)
         first = self.column_names[0]
@@ -348,7 +522,20 @@ class DataFrame:
         return self.count_rows()
 
     def show(self, n: int = 8, file: TextIO | None = None) -> None:
-        """Print the first ``n`` rows; only as much of the query runs as needed."""
+        """Print the first ``n`` rows; only as much of the query runs as needed.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1, 2, 3]}).show(1)  # doctest: +NORMALIZE_WHITESPACE
+        +-------+
+        | a     |
+        | int64 |
+        +=======+
+        | 1     |
+        +-------+
+        (showing 1 rows)
+        """
         table = self.limit(n).to_arrow()
         print(_format_table(table), file=file or sys.stdout)
 
@@ -356,6 +543,17 @@ class DataFrame:
         """Print the plan: optimized and physical (and the unoptimized with ``show_all``).
 
         The physical plan lists every stage with its partition count and estimated bytes.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1, 2]}).where(sf.col("a") > 1).explain()  # doctest: +ELLIPSIS
+        == Optimized logical plan ==
+        Filter: col(a) > lit(1)
+          * InMemorySource: 1 partitions, 2 rows
+        <BLANKLINE>
+        == Physical plan ==
+        Stage 0: from-memory-filter, 1 partitions, est. ... [output]
         """
         from spillframe.api.execution import explain_text
 
@@ -368,6 +566,16 @@ class DataFrame:
 
         Files are written under a temporary name and moved into place when every
         partition succeeded, so a failed query leaves nothing behind.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> import tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> sf.from_pydict({"a": [1, 2]}).write_parquet(root).count_rows()
+        1
+        >>> sf.read_parquet(root).to_pydict()
+        {'a': [1, 2]}
         """
         from spillframe.io.write import write_files
 
@@ -376,7 +584,19 @@ class DataFrame:
 
     def write_csv(self, root_dir: str, write_mode: str = "append",
                   partition_cols: list[ColumnLike] | None = None) -> DataFrame:
-        """Write the rows as CSV files under ``root_dir``; returns the written paths."""
+        """Write the rows as CSV files under ``root_dir``; returns the written paths.
+
+        With ``partition_cols``, files go to hive-style directories (``a=1/...``).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import spillframe as sf
+        >>> root = tempfile.mkdtemp()
+        >>> _ = sf.from_pydict({"a": [1, 2], "b": ["x", "y"]}).write_csv(root, partition_cols=["a"])
+        >>> sorted(os.listdir(root))
+        ['a=1', 'a=2']
+        """
         from spillframe.io.write import write_files
 
         return write_files(self, "csv", root_dir, write_mode, partition_cols, {})
@@ -410,18 +630,30 @@ class GroupedDataFrame:
         return self.agg(*[getattr(col(n), op)() for n in targets])
 
     def sum(self, *names: str) -> DataFrame:
+        """Sum of the given columns (all non-key columns when none), per group.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"k": [1, 1], "v": [2, 3]}).groupby("k").sum().to_pydict()
+        {'k': [1], 'v': [5]}
+        """
         return self._all("sum", names)
 
     def mean(self, *names: str) -> DataFrame:
+        """Mean of the given columns (all non-key columns when none), per group; see ``sum``."""
         return self._all("mean", names)
 
     def min(self, *names: str) -> DataFrame:
+        """Smallest value of the given columns (all non-key columns when none), per group; see ``sum``."""
         return self._all("min", names)
 
     def max(self, *names: str) -> DataFrame:
+        """Largest value of the given columns (all non-key columns when none), per group; see ``sum``."""
         return self._all("max", names)
 
     def count(self, *names: str) -> DataFrame:
+        """Non-null count of the given columns (all non-key columns when none), per group; see ``sum``."""
         return self._all("count", names)
 
 
