@@ -128,3 +128,12 @@ def test_spill_limit_raises_naming_the_directory(use_runner, tmp_path):
             pytest.raises(sf.SpillError, match=r"would exceed its limit"):
         _wide_query().collect()
     assert os.listdir(tmp_path) == []
+
+
+def test_progress_bars_name_the_stages(use_runner, capsys):
+    use_runner(num_threads=2, progress=True)
+    df = sf.from_pydict({"k": list(range(1000))}, num_partitions=4)
+    with configure(partition_bytes=2048):
+        df.groupby((col("k") % 7).alias("g")).agg(col("k").sum()).collect()
+    err = capsys.readouterr().err
+    assert "agg-partial" in err and "task" in err

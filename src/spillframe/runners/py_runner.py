@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import sys
 import threading
 from collections.abc import Hashable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -71,13 +72,16 @@ class PyRunner(Runner):
         Most bytes spilled to disk per query before failing with a SpillError.
     num_gpus : float, optional
         GPUs tasks may reserve; default 0.
+    progress : bool, optional
+        Show a tqdm progress bar per stage (named by its operator); default: when
+        stderr is a terminal, or when ``SPILLFRAME_PROGRESS=1``.
     """
 
     name = "py"
 
     def __init__(self, num_threads: int | None = None, memory_limit: int | None = None,
                  spill_dir: str | None = None, spill_limit: int | None = None,
-                 num_gpus: float = 0) -> None:
+                 num_gpus: float = 0, progress: bool | None = None) -> None:
         num_threads = num_threads or os.cpu_count() or 1
         if not isinstance(num_threads, int) or num_threads < 1:
             raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
@@ -98,6 +102,9 @@ class PyRunner(Runner):
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.last_spill_stats = None
+        if progress is None:
+            progress = os.environ.get("SPILLFRAME_PROGRESS", "") == "1" or sys.stderr.isatty()
+        self.progress = progress
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -148,6 +155,7 @@ class _Execution:
         self.running: dict[Future[Any], Key] = {}
         self.in_use = ResourceRequest(0, 0, 0)
         self.done: set[Key] = set()
+        self.bars = self._progress_bars()
 
     def _priorities(self) -> dict[Key, int]:
         """The first output partition each task contributes to."""
@@ -243,6 +251,8 @@ class _Execution:
         else:
             self._store_output((*key, None), result)
         self.done.add(key)
+        if key[0] in self.bars:
+            self.bars[key[0]].update(1)
         for ref in task.refs():
             store_key = (ref.stage_id, ref.index, ref.output)
             self.readers[store_key] -= 1
@@ -260,7 +270,21 @@ class _Execution:
         if is_output or self.readers.get(store_key, 0) > 0:
             self.store.put(store_key, table)
 
+    def _progress_bars(self) -> dict[int, Any]:
+        if not self.runner.progress:
+            return {}
+        from tqdm.auto import tqdm
+
+        counts: dict[int, int] = {}
+        for stage_id, _ in self.keys:
+            counts[stage_id] = counts.get(stage_id, 0) + 1
+        return {sid: tqdm(total=n, desc=f"{self.plan.stages[sid].name} [{sid}]", leave=False,
+                          unit="task", position=i)
+                for i, (sid, n) in enumerate(sorted(counts.items()))}
+
     def _shutdown(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
         for future in self.running:
             future.cancel()
         wait(list(self.running))
