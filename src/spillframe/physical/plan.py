@@ -141,6 +141,23 @@ class PhysicalPlan:
             stack.extend(ref.key for ref in task.refs())
         return sorted(seen)
 
+    def first_output(self) -> dict[tuple[int, int], int]:
+        """For each needed task, the first output partition that depends on it.
+
+        Runners schedule by it: partition 0's work first, so a consumer that stops
+        early (``show``, ``limit``) leaves later partitions' work unstarted.
+        """
+        first: dict[tuple[int, int], int] = {}
+        for index in range(self.output.num_partitions):
+            stack = [(self.output_stage, index)]
+            while stack:
+                key = stack.pop()
+                if key in first:
+                    continue  # claimed by an earlier partition, with all it reads
+                first[key] = index
+                stack.extend(ref.key for ref in self.task(key).refs())
+        return first
+
     def task(self, key: tuple[int, int]) -> Task:
         return self.stages[key[0]].tasks[key[1]]
 

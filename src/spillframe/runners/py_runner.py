@@ -137,7 +137,7 @@ class _Execution:
         self.runner = runner
         self.keys = plan.reachable()
         self.store = SpillStore(runner.memory_limit, runner.spill_dir, runner.spill_limit)
-        self.priority = self._priorities()
+        self.priority = plan.first_output()
         self.waiting_on: dict[Key, int] = {}
         self.readers: dict[Hashable, int] = {}
         self.dependents: dict[Key, list[Key]] = {k: [] for k in self.keys}
@@ -156,20 +156,6 @@ class _Execution:
         self.in_use = ResourceRequest(0, 0, 0)
         self.done: set[Key] = set()
         self.bars = self._progress_bars()
-
-    def _priorities(self) -> dict[Key, int]:
-        """The first output partition each task contributes to."""
-        priority: dict[Key, int] = {}
-        output = self.plan.output_stage
-        for index in range(self.plan.output.num_partitions):
-            stack = [(output, index)]
-            while stack:
-                key = stack.pop()
-                if key in priority:
-                    continue
-                priority[key] = index
-                stack.extend(r.key for r in self.plan.task(key).refs())
-        return priority
 
     def check_resources(self) -> None:
         for key in self.keys:
