@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--partition-bytes",
         type=int,
-        default=32 * 2**20,
+        default=4 * 2**20,
         help="spillframe's target partition size for these runs",
     )
     parser.add_argument(

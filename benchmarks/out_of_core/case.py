@@ -58,13 +58,15 @@ def run_case(
     cluster: Cluster,
     partition_bytes: int | None,
     timeout: float = 600,
+    runner_options: dict[str, Any] | None = None,
 ) -> Record:
     from spillframe_dask.runner import DaskRunner
 
     paths = ensure_data(scale)
     reference = reference_answers(paths, scale)[query]
     record = Record(engine, query, settings={**asdict(cluster), "scale": scale})
-    runner = DaskRunner(**asdict(cluster), spill_alert_interval=0.0)
+    runner = DaskRunner(**asdict(cluster), **(runner_options or {}), spill_alert_interval=0.0)
+    record.settings.update(runner_options or {})
     counter = SpillCounter(runner.cluster.scheduler_address)
     try:
         with WorkerMemorySampler() as sampler:
@@ -141,6 +143,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-limit", default="512 MiB")
     parser.add_argument("--partition-bytes", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--runner-option",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="extra DaskRunner option, e.g. memory_target=0.5 (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     record = run_case(
@@ -150,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         Cluster(memory_limit=args.memory_limit),
         args.partition_bytes,
         args.timeout,
+        {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.runner_option)},
     )
     print("RECORD " + json.dumps(asdict(record)), flush=True)
     if record.status == "timeout":

@@ -30,6 +30,7 @@ from spillframe_dask.graph import DaskGraph, TaskInfo, build_graph
 from spillframe_dask.options import DaskRunnerOptions
 from spillframe_dask.resources import WorkerCapacity, annotator, check_requests, read_capacities
 from spillframe_dask.spill import TOPIC, SpillReporter, log_spill_event
+from spillframe_dask.trim import MemoryTrimmer
 
 logger = logging.getLogger("spillframe")
 
@@ -73,6 +74,7 @@ class DaskRunner(Runner):
                 self.cluster, security=cfg.security, set_as_default=False
             )
         self.client.register_plugin(SpillReporter(interval=cfg.spill_alert_interval))
+        self.client.register_plugin(MemoryTrimmer())
         self.client.subscribe_topic(TOPIC, log_spill_event)
 
     @property
