@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks.out_of_core.case import ENGINES, Cluster, Record
-from benchmarks.out_of_core.data import ensure_data, reference_answers
+from benchmarks.out_of_core.data import DATA_ROOT, ensure_data, reference_answers
 from benchmarks.out_of_core.queries import QUERIES
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
@@ -36,7 +36,7 @@ def run_in_subprocess(engine: str, query: str, args: argparse.Namespace) -> dict
     ]
     if args.partition_bytes:
         command += ["--partition-bytes", str(args.partition_bytes)]
-    log = RESULTS_DIR / "logs" / f"out_of_core-{engine}-{query}.log"
+    log = DATA_ROOT / "logs" / f"{engine}-{query}.log"  # git-ignored, like the data
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"-- {engine} {query} (log: {log.relative_to(REPO_ROOT)})", flush=True)
     env = {
@@ -86,6 +86,13 @@ def to_markdown(records: list[dict], cluster: Cluster) -> str:
         "memory. Peak worker memory is the highest RSS of any single worker process; "
         "spilled is what the workers wrote to disk. Results are checked against DuckDB.",
         "",
+        "Engines: `spillframe` = spillframe on the Dask runner (`set_runner_dask`), "
+        "`partition_bytes` as noted; `dask` = dask.dataframe on a plain LocalCluster of the "
+        "same shape; `dask-tuned` = dask.dataframe on the Dask runner's LocalCluster (Arrow "
+        "system allocator, fixed mmap threshold, `malloc_trim` above half the limit). "
+        "Each case runs in its own process on a fresh cluster; `timeout` means the workers "
+        "stayed paused (memory not going down) until the time limit.",
+        "",
         "| query | engine | status | time (s) | peak worker RSS (MiB) | spilled (MiB) | "
         "worker processes | notes |",
         "|---|---|---|---|---|---|---|---|",
@@ -110,7 +117,12 @@ def to_markdown(records: list[dict], cluster: Cluster) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help="spillframe; dask (dask.dataframe on a plain LocalCluster); dask-tuned "
+        "(dask.dataframe on the DaskRunner's LocalCluster: system allocator, trimming)",
+    )
     parser.add_argument("--queries", default=",".join(QUERIES))
     parser.add_argument("--scale", type=float, default=1)
     parser.add_argument("--memory-limit", default="512 MiB")

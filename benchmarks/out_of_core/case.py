@@ -21,7 +21,7 @@ from benchmarks.out_of_core.data import ensure_data, reference_answers
 from benchmarks.out_of_core.monitor import MIB, SpillCounter, WorkerMemorySampler
 from benchmarks.out_of_core.queries import check_result, dask_query, spillframe_query
 
-ENGINES = ("spillframe", "dask")
+ENGINES = ("spillframe", "dask", "dask-tuned")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +65,13 @@ def run_case(
     paths = ensure_data(scale)
     reference = reference_answers(paths, scale)[query]
     record = Record(engine, query, settings={**asdict(cluster), "scale": scale})
-    runner = DaskRunner(**asdict(cluster), **(runner_options or {}), spill_alert_interval=0.0)
     record.settings.update(runner_options or {})
+    if engine == "dask":
+        runner = VanillaCluster(cluster)
+        record.settings["cluster"] = "plain LocalCluster"
+    else:
+        runner = DaskRunner(**asdict(cluster), **(runner_options or {}), spill_alert_interval=0.0)
+        record.settings["cluster"] = "DaskRunner LocalCluster"
     counter = SpillCounter(runner.cluster.scheduler_address)
     try:
         with WorkerMemorySampler() as sampler:
@@ -105,6 +110,26 @@ def run_case(
     return record
 
 
+class VanillaCluster:
+    """A LocalCluster as a dask.dataframe user starts it, plus the spill reporter.
+
+    The reporter only publishes counters; it changes nothing in how the workers
+    manage memory (unlike the DaskRunner's allocator settings and trimming).
+    """
+
+    def __init__(self, cluster: Cluster) -> None:
+        import distributed
+        from spillframe_dask.spill import SpillReporter
+
+        self.cluster = distributed.LocalCluster(**asdict(cluster), dashboard_address=":0")
+        self.client = distributed.Client(self.cluster, set_as_default=False)
+        self.client.register_plugin(SpillReporter(interval=0.0))
+
+    def close(self) -> None:
+        self.client.close()
+        self.cluster.close()
+
+
 def _attempt(outcome: dict[str, Any], *args: Any) -> None:
     """Run one query on a thread, leaving its table (or error) in ``outcome``."""
     start = time.perf_counter()
@@ -118,7 +143,7 @@ def _attempt(outcome: dict[str, Any], *args: Any) -> None:
 def _execute(
     engine: str, query: str, paths: dict, runner: Any, partition_bytes: int | None, record: Record
 ) -> Any:
-    if engine == "dask":
+    if engine in ("dask", "dask-tuned"):
         return dask_query(query, paths, runner.client)
     if engine != "spillframe":
         raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
