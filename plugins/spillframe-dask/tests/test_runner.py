@@ -153,3 +153,19 @@ def test_closed_runner_refuses_queries(dask_runner):
     runner.close()  # idempotent
     with pytest.raises(RuntimeError, match="this dask runner is closed"):
         runner.run(k.shuffle_plan())
+
+
+def test_memory_trimmer_runs_on_workers_above_its_threshold(dask_runner):
+    from spillframe_dask.trim import MemoryTrimmer
+
+    client = dask_runner.client
+    # The runner's own trimmer (half the limit) stays idle on an idle 1 GiB worker.
+    idle = client.run(lambda dask_worker: dask_worker.plugins["spillframe-memory-trimmer"].trims)
+    assert set(idle.values()) == {0}
+    client.register_plugin(MemoryTrimmer(fraction=0.01, poll=0.05), name="trim-test")
+    try:
+        time.sleep(0.5)
+        busy = client.run(lambda dask_worker: dask_worker.plugins["trim-test"].trims)
+        assert all(count > 0 for count in busy.values()), busy
+    finally:
+        client.unregister_worker_plugin("trim-test")
