@@ -164,8 +164,12 @@ def test_memory_trimmer_runs_on_workers_above_its_threshold(dask_runner):
     assert set(idle.values()) == {0}
     client.register_plugin(MemoryTrimmer(fraction=0.01, poll=0.05), name="trim-test")
     try:
-        time.sleep(0.5)
-        busy = client.run(lambda dask_worker: dask_worker.plugins["trim-test"].trims)
+        deadline = time.monotonic() + 5
+        while True:
+            busy = client.run(lambda dask_worker: dask_worker.plugins["trim-test"].trims)
+            if all(count > 0 for count in busy.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert all(count > 0 for count in busy.values()), busy
     finally:
         client.unregister_worker_plugin("trim-test")
