@@ -29,3 +29,16 @@ def test_filters_on_view_typed_files(sf_runner, view_file, predicate, expected):
     df = sf.read_parquet(view_file)
     assert df.schema().field("s").type == pa.string()
     assert df.where(predicate).to_pydict()["x"] == expected
+
+
+def test_size_estimate_is_the_decoded_size(tmp_path):
+    """Dictionary-encoded strings are far larger in memory than on disk: the plan's
+    estimate (which sizes partitions) must follow the decoded size."""
+    path = str(tmp_path / "dict.parquet")
+    values = [f"a fairly long repeated comment number {i % 10}" for i in range(20_000)]
+    table = pa.table({"s": values, "i": list(range(20_000))})
+    pq.write_table(table, path)
+    from spillframe.api.execution import physical_plan
+
+    estimate = physical_plan(sf.read_parquet(path)._plan).output.estimated_bytes
+    assert 0.8 * table.nbytes <= estimate <= 1.25 * table.nbytes

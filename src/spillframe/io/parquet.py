@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from spillframe.errors import SourceError
 from spillframe.io.paths import common_root
-from spillframe.io.types import normalize_schema
+from spillframe.io.types import normalize_schema, normalize_table
 
 
 def _dataset(files: list[str], hive: bool, schema: pa.Schema | None = None) -> ds.Dataset:
@@ -69,10 +69,14 @@ def plan_parquet_pieces(files: list[str], physical: pa.Schema, hive: bool,
                         predicate: pc.Expression | None) -> list[ParquetPiece]:
     """One piece per row group that may hold matching rows (statistics prune the rest).
 
-    ``num_bytes`` is the uncompressed size of the projected columns, from the footer.
+    ``num_bytes`` estimates the piece's size *in memory*: the footer's uncompressed
+    size of the projected columns, scaled by how much larger than their encoding the
+    first rows of the first file are once decoded (dictionary-encoded strings and
+    decimals can take two to ten times their encoded size).
     """
     dataset = _dataset(files, hive, physical)
     pieces: list[ParquetPiece] = []
+    expansion: float | None = None
     for fragment in dataset.get_fragments():
         try:
             groups = fragment.split_by_row_group(filter=predicate, schema=physical) \
@@ -81,12 +85,35 @@ def plan_parquet_pieces(files: list[str], physical: pa.Schema, hive: bool,
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceError(f"cannot read Parquet file {fragment.path!r}: {exc}") from None
         fraction = _column_fraction(metadata, columns)
+        if expansion is None:
+            expansion = _decoded_expansion(fragment.path, metadata, columns)
+        fraction *= expansion
         for group in groups:
             info = group.row_groups[0]
             size = metadata.row_group(info.id).total_byte_size
             pieces.append(ParquetPiece(fragment.path, (info.id,), fragment.partition_expression,
                                        info.num_rows, int(size * fraction)))
     return pieces
+
+
+def _decoded_expansion(path: str, metadata: pq.FileMetaData, columns: list[str] | None,
+                       sample_rows: int = 8192) -> float:
+    """In-memory bytes per encoded (uncompressed) byte, from the file's first rows."""
+    if metadata.num_row_groups == 0 or metadata.row_group(0).num_rows == 0:
+        return 1.0
+    names = set(metadata.schema.to_arrow_schema().names)
+    wanted = [c for c in columns if c in names] if columns is not None else None
+    group = metadata.row_group(0)
+    encoded = sum(group.column(i).total_uncompressed_size for i in range(group.num_columns)
+                  if wanted is None or group.column(i).path_in_schema.split(".")[0] in wanted)
+    if wanted == [] or not encoded:
+        return 1.0
+    try:
+        batch = next(pq.ParquetFile(path).iter_batches(batch_size=sample_rows, columns=wanted))
+    except (StopIteration, pa.ArrowInvalid, OSError):
+        return 1.0
+    decoded_per_row = normalize_table(pa.Table.from_batches([batch])).nbytes / batch.num_rows
+    return max(1.0, decoded_per_row / (encoded / group.num_rows))
 
 
 def _column_fraction(metadata: pq.FileMetaData, columns: list[str] | None) -> float:

@@ -9,7 +9,7 @@ Registered through the ``pytest11`` entry point, so installing spillframe is eno
   (and their clusters) are created once per session.
 - ``make_df(data, num_partitions=None)`` builds a DataFrame from a dict, list of rows,
   pandas DataFrame or Arrow table.
-- ``dask_cluster``: a Dask runner on a LocalCluster of 2 workers with 256 MiB each, for
+- ``dask_cluster``: a Dask runner on a LocalCluster of 2 workers with 512 MiB each, for
   spill tests; skipped with the install command when the plugin is absent.
 """
 
@@ -129,13 +129,13 @@ def make_df() -> Callable[..., Any]:
 
 @pytest.fixture(scope="session")
 def dask_cluster() -> Iterator[Any]:
-    """A Dask runner on a small LocalCluster (2 workers x 1 thread x 256 MiB).
+    """A Dask runner on a small LocalCluster (2 workers x 1 thread x 512 MiB).
 
     Yields the runner; its ``cluster`` and ``client`` attributes are Dask's objects.
     """
     if "dask" not in available_runners():
         pytest.skip(f"the Dask runner is not installed; {INSTALL_HINT['dask']}")
-    runner = create_runner("dask", n_workers=2, threads_per_worker=1, memory_limit="256MiB")
+    runner = create_runner("dask", n_workers=2, threads_per_worker=1, memory_limit="512MiB")
     try:
         yield runner
     finally:
