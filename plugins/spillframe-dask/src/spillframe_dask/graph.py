@@ -97,7 +97,8 @@ def build_graph(plan: PhysicalPlan, annotate: Annotator, token: str | None = Non
     """
     token = token or new_token()
     needed = plan.reachable()
-    priority = output_priorities(plan)
+    # -i for the first output partition i that needs the task (partition 0 runs first).
+    priority = {key: -index for key, index in plan.first_output().items()}
     infos: dict[Key, TaskInfo] = {}
     layers: dict[str, dict[Key, DaskTask]] = {}
     annotations: dict[str, dict[str, Any]] = {}
@@ -158,20 +159,6 @@ def build_graph(plan: PhysicalPlan, annotate: Annotator, token: str | None = Non
     output = plan.output
     outputs = [task_key(t.name, token, output.id, i) for i, t in enumerate(output.tasks)]
     return DaskGraph(graph, outputs, infos, token)
-
-
-def output_priorities(plan: PhysicalPlan) -> dict[tuple[int, int], int]:
-    """``-i`` for each needed task, ``i`` the first output partition that reads it."""
-    priority: dict[tuple[int, int], int] = {}
-    for i in range(plan.output.num_partitions):
-        stack = [(plan.output_stage, i)]
-        while stack:
-            key = stack.pop()
-            if key in priority:
-                continue  # claimed by an earlier partition, with all it reads
-            priority[key] = -i
-            stack.extend(ref.key for ref in plan.task(key).refs())
-    return priority
 
 
 def _translate(value: Any, ref_key: Callable[[TaskRef], Key]) -> Any:
