@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -142,58 +143,55 @@ def _read_range(r: TextRange) -> bytes:
     return data
 
 
-def read_csv_ranges(ranges: tuple[TextRange, ...], schema: pa.Schema, has_headers: bool,
-                    delimiter: str | None, columns: list[str] | None) -> pa.Table:
-    """Read CSV byte ranges with the planned ``schema``."""
+def _read_ranges(ranges: tuple[TextRange, ...], schema: pa.Schema, columns: list[str] | None,
+                 what: str, parse: Callable[[TextRange, bytes], pa.Table]) -> pa.Table:
+    """Read every range and parse its lines; errors name the file, the bytes and the fix."""
     tables = []
     for r in ranges:
         try:
             data = _read_range(r)
         except OSError as exc:
-            raise SourceError(f"cannot read CSV file {r.path!r}: {exc}") from None
-        skip_header = has_headers and r.start == 0
-        read = pacsv.ReadOptions(column_names=schema.names, skip_rows=1 if skip_header else 0)
-        parse = pacsv.ParseOptions(delimiter=delimiter or ",")
-        convert = pacsv.ConvertOptions(column_types=schema, include_columns=columns)
-        if not data.strip() or (skip_header and data.count(b"\n") <= 1 and
-                                not data.split(b"\n", 1)[-1].strip()):
-            tables.append(_empty(schema, columns))
-            continue
+            raise SourceError(f"cannot read {what} file {r.path!r}: {exc}") from None
         try:
-            tables.append(pacsv.read_csv(io.BytesIO(data), read_options=read,
-                                         parse_options=parse, convert_options=convert))
+            table = parse(r, data) if data.strip() else None
         except pa.ArrowInvalid as exc:
             raise SourceError(
-                f"cannot parse CSV file {r.path!r} (bytes {r.start}-{r.end}): {exc}; "
-                "pass schema= to read_csv if the inferred types are wrong"
+                f"cannot parse {what} file {r.path!r} (bytes {r.start}-{r.end}): {exc}; "
+                f"pass schema= to read_{what.lower()} if the inferred types are wrong"
             ) from None
+        if table is None:
+            table = _empty(schema, columns)
+        tables.append(table)
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def read_csv_ranges(ranges: tuple[TextRange, ...], schema: pa.Schema, has_headers: bool,
+                    delimiter: str | None, columns: list[str] | None) -> pa.Table:
+    """Read CSV byte ranges with the planned ``schema``."""
+
+    def parse(r: TextRange, data: bytes) -> pa.Table | None:
+        skip_header = has_headers and r.start == 0
+        if skip_header and data.count(b"\n") <= 1 and not data.split(b"\n", 1)[-1].strip():
+            return None  # only the header line
+        read = pacsv.ReadOptions(column_names=schema.names, skip_rows=1 if skip_header else 0)
+        parse_options = pacsv.ParseOptions(delimiter=delimiter or ",")
+        convert = pacsv.ConvertOptions(column_types=schema, include_columns=columns)
+        return pacsv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse_options,
+                              convert_options=convert)
+
+    return _read_ranges(ranges, schema, columns, "CSV", parse)
 
 
 def read_json_ranges(ranges: tuple[TextRange, ...], schema: pa.Schema,
                      columns: list[str] | None) -> pa.Table:
     """Read newline-delimited JSON byte ranges with the planned ``schema``."""
-    tables = []
-    for r in ranges:
-        try:
-            data = _read_range(r)
-        except OSError as exc:
-            raise SourceError(f"cannot read JSON file {r.path!r}: {exc}") from None
-        if not data.strip():
-            tables.append(_empty(schema, columns))
-            continue
-        try:
-            table = pajson.read_json(
-                io.BytesIO(data),
-                parse_options=pajson.ParseOptions(explicit_schema=schema,
-                                                  unexpected_field_behavior="ignore"))
-        except pa.ArrowInvalid as exc:
-            raise SourceError(
-                f"cannot parse JSON file {r.path!r} (bytes {r.start}-{r.end}): {exc}; "
-                "pass schema= to read_json if the inferred types are wrong"
-            ) from None
-        tables.append(table.select(columns) if columns is not None else table)
-    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+
+    def parse(r: TextRange, data: bytes) -> pa.Table:
+        table = pajson.read_json(io.BytesIO(data), parse_options=options)
+        return table.select(columns) if columns is not None else table
+
+    return _read_ranges(ranges, schema, columns, "JSON", parse)
 
 
 def _empty(schema: pa.Schema, columns: list[str] | None) -> pa.Table:
