@@ -110,7 +110,8 @@ class Expression:
             "and/or/not, and compare inside where()"
         )
 
-    __hash__ = object.__hash__  # dataclasses below restore structural hashing
+    # == builds an expression, so hashing stays by identity (structural_key compares trees).
+    __hash__ = object.__hash__
 
     # -- null handling and predicates ---------------------------------------------
     def is_null(self) -> Expression:
