@@ -10,8 +10,9 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks.out_of_core.case import ENGINES, Cluster, Record
+from benchmarks.out_of_core.case import ENGINES, Cluster, LocalBudget, Record
 from benchmarks.out_of_core.data import DATA_ROOT, ensure_data, reference_answers
+from benchmarks.out_of_core.monitor import MIB
 from benchmarks.out_of_core.queries import QUERIES
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
@@ -36,6 +37,9 @@ def run_in_subprocess(engine: str, query: str, args: argparse.Namespace) -> dict
     ]
     if args.partition_bytes:
         command += ["--partition-bytes", str(args.partition_bytes)]
+    command += ["--py-memory-limit", str(args.py_memory_limit)]
+    command += ["--py-partition-bytes", str(args.py_partition_bytes)]
+    command += ["--duckdb-memory-limit", args.duckdb_memory_limit]
     log = DATA_ROOT / "logs" / f"{engine}-{query}.log"  # git-ignored, like the data
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"-- {engine} {query} (log: {log.relative_to(REPO_ROOT)})", flush=True)
@@ -76,26 +80,74 @@ def _record(engine: str, query: str, status: str, error: str) -> dict:
     return asdict(Record(engine, query, status=status, error=error))
 
 
-def to_markdown(records: list[dict], cluster: Cluster) -> str:
+# The Dask runner's partition size, probed case by case (one query per process, as
+# here) on 2026-11-27 after Parquet estimates became the decoded in-memory size.
+PARTITION_PROBE = [
+    "128 MiB (spillframe's default): sort and groupby fail (workers OOM-killed in "
+    "`sort-sample` and `agg-partial`), join hangs until the time limit after its workers "
+    "are killed",
+    "32 MiB: sort ok but 6 workers killed and recomputed (100 s), groupby ok, join fails "
+    "(`hash-join` kept killing workers)",
+    "16 MiB: sort and groupby ok, join fails (`hash-join` kept killing workers)",
+    "8 MiB: all three ok without a worker restart (run alone; one restart when run "
+    "concurrently with another cluster) -- the default here",
+    "4 MiB (the previous default): all three ok (previous run, before the estimate fix)",
+]
+
+
+def _cell(value: object) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def to_markdown(records: list[dict], cluster: Cluster, budget: LocalBudget) -> str:
     lines = [
         "# Out-of-core benchmark (TPC-H SF1 lineitem/orders)",
         "",
-        f"LocalCluster: {cluster.n_workers} workers x {cluster.threads_per_worker} thread x "
-        f"{cluster.memory_limit}, distributed's default memory thresholds "
-        "(target 0.6, spill 0.7, pause 0.8, terminate 0.95). lineitem is about 780 MiB in "
-        "memory. Peak worker memory is the highest RSS of any single worker process; "
-        "spilled is what the workers wrote to disk. Results are checked against DuckDB.",
+        "Every engine gets the same total memory budget of 1 GiB. lineitem is about 780 MiB "
+        "in memory. Results are checked against DuckDB's answers (default settings).",
         "",
-        "Engines: `spillframe` = spillframe on the Dask runner (`set_runner_dask`), "
-        "`partition_bytes` as noted; `dask` = dask.dataframe on a plain LocalCluster of the "
-        "same shape; `dask-tuned` = dask.dataframe on the Dask runner's LocalCluster (Arrow "
-        "system allocator, fixed mmap threshold, `malloc_trim` above half the limit). "
-        "Each case runs in its own process on a fresh cluster; `timeout` means the workers "
-        "stayed paused (memory not going down) until the time limit.",
+        "Engines:",
         "",
-        "| query | engine | status | time (s) | peak worker RSS (MiB) | spilled (MiB) | "
+        f"- `spillframe` = spillframe on the Dask runner (`set_runner_dask`): LocalCluster of "
+        f"{cluster.n_workers} workers x {cluster.threads_per_worker} thread x "
+        f"{cluster.memory_limit}, distributed's default memory thresholds (target 0.6, spill "
+        "0.7, pause 0.8, terminate 0.95), `partition_bytes` as noted.",
+        f"- `spillframe-py` = spillframe on the local PyRunner in the benchmark process: "
+        f"`set_runner_py(num_threads={budget.threads}, "
+        f"memory_limit={budget.py_memory_limit // MIB} MiB, spill_dir=...)` (memory_limit "
+        "bounds the task outputs held in memory; the rest of the 1 GiB is for running tasks), "
+        "`partition_bytes` as noted (so that the process stays within 1 GiB).",
+        f"- `duckdb` = DuckDB in the benchmark process with `memory_limit='"
+        f"{budget.duckdb_memory_limit}'`, `threads={budget.threads}`, a `temp_directory` and "
+        "`preserve_insertion_order=false`.",
+        "- `dask` = dask.dataframe on a plain LocalCluster of the same shape as `spillframe`'s.",
+        "- `dask-tuned` = dask.dataframe on the Dask runner's LocalCluster (Arrow system "
+        "allocator, fixed mmap threshold, `malloc_trim` above half the limit).",
+        "",
+        "Dask engines: each case runs in its own process on a fresh cluster; the answer is "
+        "collected in the driver. `spillframe-py` and `duckdb`: each case runs in its own "
+        "process and the answer is streamed batch by batch into the checks (never held "
+        "whole), so the peak is the engine's working memory. `timeout` means no answer within "
+        "the time limit (for Dask: workers stayed paused, memory not going down).",
+        "",
+        "Columns: **peak memory** = for the Dask engines the highest RSS of any single worker "
+        "process (limit 512 MiB each; the driver is not counted); for `spillframe-py` and "
+        "`duckdb` the RSS of the whole benchmark process (budget 1 GiB), sampled every 50 ms. "
+        "**spilled** = Dask engines: bytes the workers wrote to disk (their spill buffers); "
+        "`spillframe-py`: `get_runner().last_spill_stats.spilled_bytes`; `duckdb`: the peak "
+        "size on disk of its temp directory, sampled every 0.2 s (DuckDB reports no total). "
+        "**worker processes** (Dask only): > 2 means workers died (OOM-killed by their nanny) "
+        "and were replaced.",
+        "",
+        "| query | engine | status | time (s) | peak memory (MiB) | spilled (MiB) | "
         "worker processes | notes |",
         "|---|---|---|---|---|---|---|---|",
+    ]
+    lines[-2:-2] = [
+        "Partition size on the Dask runner (`--partition-bytes`), probed separately:",
+        "",
+        *(f"- {line}" for line in PARTITION_PROBE),
+        "",
     ]
     for r in records:
         note = r.get("error") or "; ".join(r.get("problems") or [])
@@ -103,15 +155,12 @@ def to_markdown(records: list[dict], cluster: Cluster) -> str:
         extra = r.get("settings", {}).get("partition_bytes")
         if extra:
             note = f"partition_bytes={extra // 2**20} MiB. {note}".strip()
+        peak = r.get("peak_mib", r.get("peak_worker_mib"))
         lines.append(
-            f"| {r['query']} | {r['engine']} | {r['status']} | {r.get('seconds')} | "
-            f"{r.get('peak_worker_mib')} | {r.get('spilled_mib')} | "
-            f"{r.get('worker_processes')} | {note} |"
+            f"| {r['query']} | {r['engine']} | {r['status']} | {_cell(r.get('seconds'))} | "
+            f"{_cell(peak)} | {_cell(r.get('spilled_mib'))} | "
+            f"{_cell(r.get('worker_processes'))} | {note} |"
         )
-    lines += [
-        "",
-        "`worker processes` > 2 means workers died (OOM-killed by their nanny) and were replaced.",
-    ]
     return "\n".join(lines) + "\n"
 
 
@@ -120,7 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--engines",
         default=",".join(ENGINES),
-        help="spillframe; dask (dask.dataframe on a plain LocalCluster); dask-tuned "
+        help="spillframe (Dask runner); spillframe-py (PyRunner, in process); duckdb (in "
+        "process); dask (dask.dataframe on a plain LocalCluster); dask-tuned "
         "(dask.dataframe on the DaskRunner's LocalCluster: system allocator, trimming)",
     )
     parser.add_argument("--queries", default=",".join(QUERIES))
@@ -129,11 +179,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--partition-bytes",
         type=int,
-        default=4 * 2**20,
-        help="spillframe's target partition size for these runs",
+        default=8 * 2**20,
+        help="spillframe's target partition size on the Dask runner (see PARTITION_PROBE)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=600, help="seconds before a query counts as hung"
+        "--py-memory-limit",
+        type=int,
+        default=LocalBudget().py_memory_limit,
+        help="spillframe-py: the PyRunner's memory_limit (bytes of held task outputs)",
+    )
+    parser.add_argument(
+        "--py-partition-bytes",
+        type=int,
+        default=LocalBudget().py_partition_bytes,
+        help="spillframe-py: partition_bytes (0: spillframe's default)",
+    )
+    parser.add_argument(
+        "--duckdb-memory-limit", default=LocalBudget().duckdb_memory_limit, help="duckdb"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300,
+        help="seconds before a query counts as hung (dask.dataframe's sort hangs paused)",
     )
     args = parser.parse_args(argv)
     paths = ensure_data(args.scale)
@@ -141,14 +209,14 @@ def main(argv: list[str] | None = None) -> None:
 
     out_json = RESULTS_DIR / "out_of_core.json"
     previous = json.loads(out_json.read_text())["records"] if out_json.exists() else []
-    records = {(r["engine"], r["query"]): r for r in previous}
+    records = {(r["engine"], r["query"]): r for r in previous if r.get("engine") in ENGINES}
     for query in args.queries.split(","):
         for engine in args.engines.split(","):
             record = run_in_subprocess(engine, query, args)
             records[(engine, query)] = record
             print(
-                f"   {record['status']} in {record.get('seconds')} s, peak worker "
-                f"{record.get('peak_worker_mib')} MiB, spilled {record.get('spilled_mib')} MiB "
+                f"   {record['status']} in {record.get('seconds')} s, peak "
+                f"{record.get('peak_mib')} MiB, spilled {record.get('spilled_mib')} MiB "
                 f"{record.get('error', '')[:200]}",
                 flush=True,
             )
@@ -157,11 +225,20 @@ def main(argv: list[str] | None = None) -> None:
                 key=lambda r: (QUERIES.index(r["query"]), ENGINES.index(r["engine"])),
             )
             cluster = Cluster(memory_limit=args.memory_limit)
+            budget = LocalBudget(
+                py_memory_limit=args.py_memory_limit,
+                py_partition_bytes=args.py_partition_bytes or None,
+                duckdb_memory_limit=args.duckdb_memory_limit,
+            )
             RESULTS_DIR.mkdir(parents=True, exist_ok=True)
             out_json.write_text(
-                json.dumps({"cluster": cluster.__repr__(), "records": ordered}, indent=2) + "\n"
+                json.dumps(
+                    {"cluster": repr(cluster), "local_budget": repr(budget), "records": ordered},
+                    indent=2,
+                )
+                + "\n"
             )
-            (RESULTS_DIR / "out_of_core.md").write_text(to_markdown(ordered, cluster))
+            (RESULTS_DIR / "out_of_core.md").write_text(to_markdown(ordered, cluster, budget))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""Run one (engine, query) case on a fresh LocalCluster and print its record as JSON.
+"""Run one (engine, query) case and print its record as JSON.
 
 Usage: ``python -m benchmarks.out_of_core.case --engine dask --query sort``.
 Each case runs in its own process so that a crash or a hang of one engine
-cannot leak memory, workers or spill files into the next case.
+cannot leak memory, workers or spill files into the next case. Dask engines
+get a fresh LocalCluster; ``spillframe-py`` and ``duckdb`` run in this process
+under the same total budget as the cluster (see ``LocalBudget``).
 """
 
 from __future__ import annotations
@@ -11,17 +13,53 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from benchmarks.out_of_core.data import ensure_data, reference_answers
-from benchmarks.out_of_core.monitor import MIB, SpillCounter, WorkerMemorySampler
-from benchmarks.out_of_core.queries import check_result, dask_query, spillframe_query
+from benchmarks.out_of_core.data import DATA_ROOT, ensure_data, reference_answers
+from benchmarks.out_of_core.monitor import (
+    MIB,
+    ProcessMemorySampler,
+    SpillCounter,
+    WorkerMemorySampler,
+)
+from benchmarks.out_of_core.queries import (
+    check_result,
+    check_summary,
+    dask_query,
+    duckdb_batches,
+    spillframe_batches,
+    spillframe_query,
+    summarize,
+)
 
-ENGINES = ("spillframe", "dask", "dask-tuned")
+DASK_ENGINES = ("spillframe", "dask", "dask-tuned")
+LOCAL_ENGINES = ("spillframe-py", "duckdb")
+ENGINES = ("spillframe", "spillframe-py", "duckdb", "dask", "dask-tuned")
+SPILL_ROOT = DATA_ROOT / "spill"  # git-ignored, like the data
+
+
+@dataclass(frozen=True, slots=True)
+class LocalBudget:
+    """The in-process engines' share of the cluster's 1 GiB (2 x 512 MiB).
+
+    ``py_memory_limit``: the PyRunner's ``memory_limit``, bytes of task outputs
+    held in memory before spilling (the rest of the budget is left for the
+    tasks running on ``threads`` threads and the interpreter). Measured at SF1:
+    512 MiB with 128 MiB partitions peaks at about 1.5 GiB RSS (sort), 256 MiB
+    with 64 MiB partitions at about 1.04 GiB (join); 256 MiB with 32 MiB
+    partitions stays under 0.9 GiB for all three queries. ``duckdb_memory_limit``:
+    DuckDB's ``SET memory_limit``.
+    """
+
+    threads: int = 2
+    py_memory_limit: int = 256 * MIB
+    py_partition_bytes: int | None = 32 * MIB  # None: spillframe's default
+    duckdb_memory_limit: str = "1GB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +79,8 @@ class Record:
     query: str
     status: str = "not run"  # ok | wrong | failed | timeout
     seconds: float | None = None
-    peak_worker_mib: float | None = None
+    peak_mib: float | None = None
+    peak_measures: str = ""
     spilled_mib: float | None = None
     spilled_objects: int | None = None
     worker_processes: int | None = None
@@ -59,12 +98,16 @@ def run_case(
     partition_bytes: int | None,
     timeout: float = 600,
     runner_options: dict[str, Any] | None = None,
+    budget: LocalBudget | None = None,
 ) -> Record:
+    if engine in LOCAL_ENGINES:  # before importing dask: not part of their memory
+        return run_local_case(engine, query, scale, budget or LocalBudget(), timeout)
     from spillframe_dask.runner import DaskRunner
 
     paths = ensure_data(scale)
     reference = reference_answers(paths, scale)[query]
     record = Record(engine, query, settings={**asdict(cluster), "scale": scale})
+    record.peak_measures = "highest RSS of one worker process"
     record.settings.update(runner_options or {})
     if engine == "dask":
         runner = VanillaCluster(cluster)
@@ -99,7 +142,7 @@ def run_case(
                 record.status = "wrong" if record.problems else "ok"
                 del table
             time.sleep(1.5)  # let the spill reporters publish their last counts
-        record.peak_worker_mib = round(sampler.peak_bytes / MIB, 1)
+        record.peak_mib = round(sampler.peak_bytes / MIB, 1)
         record.worker_processes = len(sampler.peaks)
         record.spilled_mib = round(counter.bytes / MIB, 1)
         record.spilled_objects = counter.objects
@@ -107,6 +150,91 @@ def run_case(
         if record.status != "timeout":
             counter.close()
             runner.close()
+    return record
+
+
+def run_local_case(
+    engine: str, query: str, scale: float, budget: LocalBudget, timeout: float = 600
+) -> Record:
+    """Run ``query`` in this process with the PyRunner or DuckDB under ``budget``.
+
+    The result is streamed batch by batch into the checks (never collected), so
+    the peak RSS is the engine's working memory, not the size of the answer.
+    """
+    paths = ensure_data(scale)
+    reference = reference_answers(paths, scale)[query]
+    spill_dir = SPILL_ROOT / f"{engine}-{query}"
+    shutil.rmtree(spill_dir, ignore_errors=True)
+    spill_dir.mkdir(parents=True)
+    record = Record(engine, query, settings={**asdict(budget), "scale": scale})
+    record.settings["spill_dir"] = str(spill_dir.relative_to(DATA_ROOT.parent.parent.parent))
+    record.peak_measures = "RSS of the benchmark process (engine in-process)"
+    runner = None
+    if engine == "spillframe-py":
+        import spillframe
+
+        runner = spillframe.set_runner_py(
+            num_threads=budget.threads,
+            memory_limit=budget.py_memory_limit,
+            spill_dir=str(spill_dir),
+        )
+        changes = (
+            {"partition_bytes": budget.py_partition_bytes} if budget.py_partition_bytes else {}
+        )
+
+        def batches() -> Any:
+            with spillframe.config.configure(**changes) as config:
+                record.settings["partition_bytes"] = config.partition_bytes
+                yield from spillframe_batches(query, paths)
+    elif engine == "duckdb":
+
+        def batches() -> Any:
+            yield from duckdb_batches(
+                query, paths, budget.duckdb_memory_limit, budget.threads, spill_dir
+            )
+    else:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
+
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        start = time.perf_counter()
+        try:
+            outcome["summary"] = summarize(query, batches())
+            outcome["seconds"] = round(time.perf_counter() - start, 2)
+        except Exception as exc:  # noqa: BLE001 - a failure is a result here
+            outcome["error"] = f"{type(exc).__name__}: {exc}"[:1500]
+
+    with ProcessMemorySampler(spill_dir if engine == "duckdb" else None) as sampler:
+        start = time.perf_counter()
+        thread = threading.Thread(target=attempt, daemon=True)
+        thread.start()
+        thread.join(timeout)
+        record.seconds = round(time.perf_counter() - start, 2)
+    record.peak_mib = round(sampler.peak_bytes / MIB, 1)
+    if thread.is_alive():
+        record.status = "timeout"
+        record.error = f"no answer within {timeout:g} s"
+    elif "error" in outcome:
+        record.status = "failed"
+        record.error = outcome["error"]
+    else:
+        summary = outcome["summary"]
+        record.seconds = outcome["seconds"]
+        record.rows = summary.rows
+        record.problems = check_summary(summary, reference)
+        record.status = "wrong" if record.problems else "ok"
+    if engine == "spillframe-py":
+        stats = getattr(runner, "last_spill_stats", None)
+        if stats is not None:
+            record.spilled_mib = round(stats.spilled_bytes / MIB, 1)
+            record.spilled_objects = stats.spilled_objects
+    else:
+        # DuckDB reports no spill total: the peak size of its temp directory, sampled
+        record.spilled_mib = round(sampler.peak_dir_bytes / MIB, 1)
+        record.settings["spilled_measures"] = "peak temp_directory size"
+    if record.status != "timeout":
+        shutil.rmtree(spill_dir, ignore_errors=True)
     return record
 
 
@@ -145,7 +273,7 @@ def _execute(
 ) -> Any:
     if engine in ("dask", "dask-tuned"):
         return dask_query(query, paths, runner.client)
-    if engine != "spillframe":
+    if engine not in DASK_ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
     import spillframe.config
     from spillframe.runners.base import set_active_runner
@@ -175,6 +303,23 @@ def main(argv: list[str] | None = None) -> None:
         metavar="NAME=JSON",
         help="extra DaskRunner option, e.g. memory_target=0.5 (repeatable)",
     )
+    parser.add_argument(
+        "--py-memory-limit",
+        type=int,
+        default=LocalBudget().py_memory_limit,
+        help="spillframe-py: the PyRunner's memory_limit in bytes",
+    )
+    parser.add_argument(
+        "--duckdb-memory-limit",
+        default=LocalBudget().duckdb_memory_limit,
+        help="duckdb: SET memory_limit",
+    )
+    parser.add_argument(
+        "--py-partition-bytes",
+        type=int,
+        default=LocalBudget().py_partition_bytes,
+        help="spillframe-py: partition_bytes (0: spillframe's default)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     record = run_case(
@@ -185,6 +330,11 @@ def main(argv: list[str] | None = None) -> None:
         args.partition_bytes,
         args.timeout,
         {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.runner_option)},
+        LocalBudget(
+            py_memory_limit=args.py_memory_limit,
+            py_partition_bytes=args.py_partition_bytes or None,
+            duckdb_memory_limit=args.duckdb_memory_limit,
+        ),
     )
     print("RECORD " + json.dumps(asdict(record)), flush=True)
     if record.status == "timeout":

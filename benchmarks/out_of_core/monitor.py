@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -86,3 +88,60 @@ class SpillCounter:
 
     def close(self) -> None:
         self._client.close()
+
+
+def disk_usage(root: Path) -> int:
+    """Bytes allocated on disk by the files under ``root`` (0 if it does not exist)."""
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            try:
+                stat = os.stat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            total += min(stat.st_size, stat.st_blocks * 512)
+    return total
+
+
+class ProcessMemorySampler:
+    """Samples this process tree's RSS (and optionally a directory's size) on a thread.
+
+    For engines that run in the benchmark's own process (the PyRunner, DuckDB):
+    the peak RSS of the process plus any children, and the peak disk usage of
+    ``watch_dir`` (DuckDB's temp directory), sampled every ``interval`` seconds.
+    """
+
+    def __init__(self, watch_dir: Path | None = None, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.watch_dir = watch_dir
+        self.peak_bytes = 0
+        self.peak_dir_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> int:
+        me = psutil.Process()
+        total = me.memory_info().rss
+        for child in me.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return total
+
+    def _run(self) -> None:
+        last_dir = 0.0
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, self._rss())
+            if self.watch_dir is not None and time.monotonic() - last_dir > 0.2:
+                self.peak_dir_bytes = max(self.peak_dir_bytes, disk_usage(self.watch_dir))
+                last_dir = time.monotonic()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> ProcessMemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
