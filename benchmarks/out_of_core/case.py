@@ -128,13 +128,8 @@ def run_case(
             worker.start()
             worker.join(timeout)
             record.seconds = round(time.perf_counter() - start, 2)
-            if worker.is_alive():
-                record.status = "timeout"
-                record.error = f"no answer within {timeout:g} s (workers paused or deadlocked)"
-            elif "error" in outcome:
-                record.status = "failed"
-                record.error = outcome["error"]
-            else:
+            if _finished(record, worker.is_alive(), outcome, timeout,
+                         " (workers paused or deadlocked)"):
                 table = outcome.pop("table")
                 record.seconds = outcome["seconds"]
                 record.rows = table.num_rows
@@ -212,13 +207,7 @@ def run_local_case(
         thread.join(timeout)
         record.seconds = round(time.perf_counter() - start, 2)
     record.peak_mib = round(sampler.peak_bytes / MIB, 1)
-    if thread.is_alive():
-        record.status = "timeout"
-        record.error = f"no answer within {timeout:g} s"
-    elif "error" in outcome:
-        record.status = "failed"
-        record.error = outcome["error"]
-    else:
+    if _finished(record, thread.is_alive(), outcome, timeout):
         summary = outcome["summary"]
         record.seconds = outcome["seconds"]
         record.rows = summary.rows
@@ -256,6 +245,20 @@ class VanillaCluster:
     def close(self) -> None:
         self.client.close()
         self.cluster.close()
+
+
+def _finished(record: Any, alive: bool, outcome: dict[str, Any], timeout: float,
+              hint: str = "") -> bool:
+    """Mark ``record`` as timed out or failed; True when the attempt produced an answer."""
+    if alive:
+        record.status = "timeout"
+        record.error = f"no answer within {timeout:g} s{hint}"
+        return False
+    if "error" in outcome:
+        record.status = "failed"
+        record.error = outcome["error"]
+        return False
+    return True
 
 
 def _attempt(outcome: dict[str, Any], *args: Any) -> None:
