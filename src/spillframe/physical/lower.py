@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from spillframe.config import Config, get_config
+from spillframe.expr.expression import Alias, Column
 from spillframe.kernels.narrow import (
     ExplodeStep,
     FilterStep,
@@ -53,6 +54,10 @@ class Pending:
     words: tuple[str, ...] = ()
     resources: ResourceRequest = field(default_factory=ResourceRequest)
     labels: tuple[str, ...] = ()
+    #: Rows with equal values of these columns are in the same part: the parts are the
+    #: buckets of a hash split on these columns, in this order (``None``: unknown).
+    #: Wide operators on a superset of these keys need no exchange of this side.
+    partitioning: tuple[str, ...] | None = None
 
     @property
     def num_partitions(self) -> int:
@@ -61,6 +66,9 @@ class Pending:
     def then(self, step: Step, word: str, schema: pa.Schema | None = None,
              **changes: Any) -> Pending:
         words = self.words if word in self.words else (*self.words, word)
+        if self.partitioning is not None and "partitioning" not in changes:
+            changes["partitioning"] = partitioning_after(step, self.partitioning,
+                                                         schema or self.schema)
         return dataclasses.replace(self, parts=tuple(p.then(step) for p in self.parts),
                                    words=words, schema=schema or self.schema, **changes)
 
@@ -70,6 +78,27 @@ class Pending:
 
     def is_materialized(self) -> bool:
         return all(not p.steps and isinstance(p.source, TaskRef) for p in self.parts)
+
+
+def partitioning_after(step: Step, keys: tuple[str, ...],
+                       schema: pa.Schema) -> tuple[str, ...] | None:
+    """What is left of a hash partitioning on ``keys`` once ``step`` ran on every part.
+
+    A projection keeps it when every key column passes through unchanged (renamed is
+    fine); an explode of a key column loses it; other steps keep rows' key values.
+    """
+    if isinstance(step, ProjectStep):
+        renamed: dict[str, str] = {}
+        for expr in step.exprs:
+            inner = expr.child if isinstance(expr, Alias) else expr
+            if isinstance(inner, Column):
+                renamed.setdefault(inner.name, expr.output_name())
+        if all(k in renamed for k in keys):
+            return tuple(renamed[k] for k in keys)
+        return None
+    if isinstance(step, ExplodeStep) and set(step.columns) & set(keys):
+        return None
+    return keys if all(k in schema.names for k in keys) else None
 
 
 class Lowering:
@@ -191,7 +220,7 @@ class Lowering:
         child = self.materialized(child)
         merged = Part([p.source for p in child.parts], (LimitStep(node.n),))
         return dataclasses.replace(child, parts=(merged,), words=("limit",),
-                                   estimated_rows=node.n)
+                                   estimated_rows=node.n, partitioning=None)
 
     def lower_Concat(self, node: L.Concat) -> Pending:
         left, right = self.visit(node.left), self.visit(node.right)
@@ -202,7 +231,7 @@ class Lowering:
         return dataclasses.replace(left, parts=left.parts + right.parts,
                                    estimated_bytes=estimate, estimated_rows=None,
                                    resources=left.resources.max(right.resources),
-                                   labels=(*left.labels, *right.labels))
+                                   labels=(*left.labels, *right.labels), partitioning=None)
 
     def lower_IntoPartitions(self, node: L.IntoPartitions) -> Pending:
         child = self.visit(node.child)
@@ -218,7 +247,8 @@ class Lowering:
             counts = [owners.count(i) for i in range(m)]
             parts = tuple(Part(refs[i], (_Slice(owners[:j].count(i), counts[i]),))
                           for j, i in enumerate(owners))
-        return dataclasses.replace(child, parts=parts, words=("into-partitions",))
+        return dataclasses.replace(child, parts=parts, words=("into-partitions",),
+                                   partitioning=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,11 +134,13 @@ def join_partitions(left: Any, left_steps: tuple[Step, ...], right: Any,
 
 
 def exchange(low: Lowering, pending: Pending, n: int, name: str, kernel: Any,
-             extra: tuple[Any, ...], seeded: bool = False) -> Pending:
+             extra: tuple[Any, ...], seeded: bool = False,
+             partitioning: tuple[str, ...] | None = None) -> Pending:
     """Split every pending partition into ``n`` buckets; part j reads bucket j of each.
 
     With ``n == 1`` nothing is split: the partitions are computed and the one output
     partition reads all of them (a task with one output returns a table, not a list).
+    ``partitioning`` names the hash keys when ``kernel`` splits by hash.
     """
     if n == 1:
         return merged_into_one(low, pending, name)
@@ -150,27 +152,28 @@ def exchange(low: Lowering, pending: Pending, n: int, name: str, kernel: Any,
     parts = tuple(Part([TaskRef(stage.id, i, j) for i in range(len(tasks))])
                   for j in range(n))
     return dataclasses.replace(pending, parts=parts, words=(), resources=ResourceRequest(),
-                               labels=())
+                               labels=(), partitioning=partitioning)
 
 
 def merged_into_one(low: Lowering, pending: Pending, name: str) -> Pending:
     """Compute every pending partition in a stage named ``name``; one part reads them all."""
     if pending.is_materialized():
         return dataclasses.replace(pending, parts=(Part([p.source for p in pending.parts]),),
-                                   words=())
+                                   words=(), partitioning=None)
     detail = f"{pending.num_partitions} -> 1 partitions"
     stage_id = low.materialize(pending, name)
     low.builder.stages[stage_id].detail = low.builder.stages[stage_id].detail or detail
     refs = [TaskRef(stage_id, i) for i in range(low.builder.stages[stage_id].num_partitions)]
     return dataclasses.replace(pending, parts=(Part(refs),), words=(),
-                               resources=ResourceRequest(), labels=())
+                               resources=ResourceRequest(), labels=(), partitioning=None)
 
 
 def hash_exchange(low: Lowering, pending: Pending, keys: list[str], n: int,
                   name: str = "hash-split") -> Pending:
     if pending.num_partitions == 1 and n == 1:
         return pending
-    return exchange(low, pending, n, name, split_by_hash, (tuple(keys), n))
+    return exchange(low, pending, n, name, split_by_hash, (tuple(keys), n),
+                    partitioning=tuple(keys))
 
 
 def with_temp_columns(pending: Pending, exprs: tuple[Expression, ...],
@@ -208,13 +211,17 @@ def lower_Aggregate(low: Lowering, node: L.Aggregate) -> Pending:
 
 def aggregate_pending(low: Lowering, child: Pending, keys: list[str],
                       specs: tuple[AggSpec, ...], schema: pa.Schema) -> Pending:
-    """One phase on one partition; otherwise partial -> hash exchange -> final."""
+    """One phase on one partition, or per partition when the input is already hash
+    partitioned on some of the keys; otherwise partial -> hash exchange -> final."""
     estimate = child.estimated_bytes
-    if child.num_partitions == 1:
-        return child.then(AggregateStep(tuple(keys), specs, "single", schema), "agg", schema)
+    if child.num_partitions == 1 or (
+            keys and child.partitioning is not None and set(child.partitioning) <= set(keys)):
+        return child.then(AggregateStep(tuple(keys), specs, "single", schema), "agg", schema,
+                          estimated_rows=None)
     partial = child.then(AggregateStep(tuple(keys), specs, "partial"), "agg-partial")
     n = low.exchange_partitions(estimate, child.num_partitions) if keys else 1
-    exchanged = exchange(low, partial, n, "agg-partial", split_by_hash, (tuple(keys), n)) \
+    exchanged = exchange(low, partial, n, "agg-partial", split_by_hash, (tuple(keys), n),
+                         partitioning=tuple(keys)) \
         if keys else low.materialized(partial, "agg-partial")
     if not keys:  # a global aggregation: one final task over every partial
         exchanged = dataclasses.replace(
@@ -287,7 +294,8 @@ def lower_Repartition(low: Lowering, node: L.Repartition) -> Pending:
         seed = node.seed if node.seed is not None else 0
         return exchange(low, child, n, "random-split", _SeededRandom(seed), (n,), seeded=True)
     child, names, drop = with_temp_columns(child, node.keys, "repartition")
-    result = exchange(low, child, n, "hash-split", split_by_hash, (tuple(names), n))
+    result = exchange(low, child, n, "hash-split", split_by_hash, (tuple(names), n),
+                      partitioning=tuple(names))
     return result.then(drop, "project") if drop is not None else result
 
 
@@ -340,7 +348,7 @@ def range_exchange(low: Lowering, child: Pending, keys: tuple[str, ...],
         detail=f"{len(refs)} -> {n} partitions")
     parts = tuple(Part([TaskRef(split_stage.id, i, j) for i in range(len(refs))])
                   for j in range(n))
-    return dataclasses.replace(child, parts=parts, words=())
+    return dataclasses.replace(child, parts=parts, words=(), partitioning=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +372,8 @@ def lower_TopK(low: Lowering, node: L.TopK) -> Pending:
     if local.num_partitions > 1:
         local = low.materialized(local)
         local = dataclasses.replace(local, parts=(Part([p.source for p in local.parts],
-                                                       (step,)),), words=("top-k",))
+                                                       (step,)),), words=("top-k",),
+                                    partitioning=None)
     return local.then(drop, "project") if drop is not None else local
 
 
@@ -381,14 +390,44 @@ def lower_Join(low: Lowering, node: L.Join) -> Pending:
     n = max(low.exchange_partitions(_add(left.estimated_bytes, right.estimated_bytes),
                                     max(left.num_partitions, right.num_partitions)), 1)
     if not (left.num_partitions == 1 and right.num_partitions == 1 and n == 1):
-        left = hash_exchange(low, left, list(node.left_on), n)
-        right = hash_exchange(low, right, list(node.right_on), n)
+        left, right = co_partitioned(low, left, right, list(node.left_on),
+                                     list(node.right_on), n)
     tasks = [low.task(join_partitions, (lp.source, lp.steps, rp.source, rp.steps, spec),
                       "hash-join", _merged(left, right))
              for lp, rp in zip(left.parts, right.parts)]
     stage = low.builder.add("hash-join", tasks, _add(left.estimated_bytes,
                                                      right.estimated_bytes))
-    return _stage_output(stage.id, len(tasks), node.schema, stage.estimated_bytes)
+    keeps_left = node.how in ("inner", "left", "semi", "anti")
+    return _stage_output(stage.id, len(tasks), node.schema, stage.estimated_bytes,
+                         left.partitioning if keeps_left else None)
+
+
+def _matching_keys(side: Pending, on: list[str], other_on: list[str]) -> list[str] | None:
+    """The other side's keys to split by so that it lines up with ``side``'s hash
+    partitioning, when ``side`` is hash partitioned on some of its join keys ``on``."""
+    if side.partitioning is None or not all(k in on for k in side.partitioning):
+        return None
+    return [other_on[on.index(k)] for k in side.partitioning]
+
+
+def co_partitioned(low: Lowering, left: Pending, right: Pending, left_on: list[str],
+                   right_on: list[str], n: int) -> tuple[Pending, Pending]:
+    """Both sides hash partitioned alike on matching join keys, exchanging as little as
+    possible: a side already partitioned on (some of) its keys is kept, and only the
+    other side is split to match it. The kept side needs at least half the ``n`` parts
+    the join's estimate asks for: estimates after an aggregation or a filter are upper
+    bounds, and twice the planned rows per task still fit the memory budget's slack."""
+    for keep_left in (True, False):
+        kept, other = (left, right) if keep_left else (right, left)
+        kept_on, other_on = (left_on, right_on) if keep_left else (right_on, left_on)
+        keys = _matching_keys(kept, kept_on, other_on)
+        if keys is None or 2 * kept.num_partitions < n:
+            continue
+        if not (other.partitioning == tuple(keys)
+                and other.num_partitions == kept.num_partitions):
+            other = hash_exchange(low, other, keys, kept.num_partitions)
+        return (kept, other) if keep_left else (other, kept)
+    return hash_exchange(low, left, left_on, n), hash_exchange(low, right, right_on, n)
 
 
 def broadcast_side(low: Lowering, node: L.Join, left: Pending, right: Pending) -> str | None:
@@ -426,11 +465,15 @@ def broadcast_join(low: Lowering, left: Pending, right: Pending, spec: JoinSpec,
                               _merged(left, right)))
     stage = low.builder.add("broadcast-join", tasks, _add(big.estimated_bytes,
                                                           small.estimated_bytes))
-    return _stage_output(stage.id, len(tasks), spec.schema, stage.estimated_bytes)
+    keeps_left = side == "right" and spec.how in ("inner", "left", "semi", "anti")
+    return _stage_output(stage.id, len(tasks), spec.schema, stage.estimated_bytes,
+                         big.partitioning if keeps_left else None)
 
 
-def _stage_output(stage_id: int, n: int, schema: pa.Schema, estimate: int | None) -> Pending:
-    return Pending(tuple(Part(TaskRef(stage_id, i)) for i in range(n)), schema, estimate)
+def _stage_output(stage_id: int, n: int, schema: pa.Schema, estimate: int | None,
+                  partitioning: tuple[str, ...] | None = None) -> Pending:
+    return Pending(tuple(Part(TaskRef(stage_id, i)) for i in range(n)), schema, estimate,
+                   partitioning=partitioning)
 
 
 def _merged(a: Pending, b: Pending) -> Pending:
