@@ -14,8 +14,10 @@ Semantics:
 - semi/anti return the left table's rows (left schema, left order); every other
   join returns nullable fields. Row order is otherwise unspecified.
 
-The match itself joins only row indices with Acero and gathers the columns with
-``take``, so any payload type works (lists, structs, string_view).
+Acero joins the tables directly, building its hash table on the smaller side.
+Payload types Acero cannot carry (lists, structs, maps, view types) take a slower
+path: only row indices are joined, and the columns are gathered with ``take``.
+A single-key semi/anti join is a membership filter (``is_in``) and keeps left order.
 """
 
 from __future__ import annotations
@@ -294,6 +296,75 @@ def _match_indices(
     return lidx_all, (None if how in ("semi", "anti") else ridx_all)
 
 
+def _acero_carries(schema: pa.Schema) -> bool:
+    """Whether Acero's hash join accepts every column of ``schema`` as payload."""
+    return not any(
+        pa.types.is_nested(t) or pa.types.is_null(t) or t != without_view_types(t)
+        for t in schema.types
+    )
+
+
+def _normalized_keys(table: pa.Table, on: list[str]) -> pa.Table:
+    """Float keys with ``-0.0`` made ``0.0``, so that the two match as they compare."""
+    for name in dict.fromkeys(on):
+        column = table.column(name)
+        if pa.types.is_floating(column.type):
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, table.schema.field(index),
+                                     pc.add(column, pa.scalar(0.0, column.type)))
+    return table
+
+
+def _semi_by_membership(
+    left: pa.Table, coerced_left: pa.Table, right: pa.Table, left_on: str, right_on: str,
+    how: str,
+) -> pa.Table:
+    """semi/anti on one key: the left rows whose key is (not) among the right keys."""
+    keys = _normalized_keys(coerced_left, [left_on]).column(left_on)
+    candidates = _normalized_keys(right, [right_on]).column(right_on).combine_chunks()
+    found = pc.is_in(keys, value_set=candidates, skip_nulls=True)  # null never matches
+    keep = found if how == "semi" else pc.invert(found)
+    if all(t == without_view_types(t) for t in left.schema.types):
+        return left.filter(keep)
+    return take_rows(left, pc.indices_nonzero(keep))  # no filter kernel for view types
+
+
+_SWAPPED = {"inner": "inner", "left outer": "right outer", "right outer": "left outer",
+            "full outer": "full outer"}
+
+
+def _join_direct(
+    left: pa.Table, right: pa.Table, left_on: list[str], right_on: list[str], how: str,
+    schema: pa.Schema,
+) -> pa.Table:
+    """Acero joins the (key-coerced) tables themselves; the smaller one is the build side.
+
+    Right columns are renamed to their output names first; a right key merged into a
+    same-named left key becomes a temporary column, coalesced in for right/outer joins.
+    """
+    left, right = _normalized_keys(left, left_on), _normalized_keys(right, right_on)
+    merged = {lname for lname, rname in zip(left_on, right_on, strict=True) if lname == rname}
+    kept_right = iter(schema.names[left.num_columns:])
+    names = [f"__right_key_{n}" if n in merged else next(kept_right) for n in right.column_names]
+    right_keys = [names[right.schema.get_field_index(n)] for n in right_on]
+    right = right.rename_columns(names)
+    join_type = _ACERO_JOIN[how]
+    if left.num_rows >= right.num_rows:  # Acero hashes its right input
+        joined = left.join(right, keys=left_on, right_keys=right_keys, join_type=join_type,
+                           use_threads=False, coalesce_keys=False)
+    else:
+        joined = right.join(left, keys=right_keys, right_keys=left_on,
+                            join_type=_SWAPPED[join_type], use_threads=False,
+                            coalesce_keys=False)
+    columns = []
+    for field in schema:
+        column = joined.column(field.name)
+        if field.name in merged and how in ("right", "outer"):
+            column = pc.coalesce(column, joined.column(f"__right_key_{field.name}"))
+        columns.append(column.cast(field.type) if column.type != field.type else column)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 def _cross_indices(num_left: int, num_right: int) -> tuple[pa.Array, pa.Array]:
     lidx = np.repeat(np.arange(num_left, dtype=np.int64), num_right)
     ridx = np.tile(np.arange(num_right, dtype=np.int64), num_left)
@@ -339,6 +410,11 @@ def hash_join(
         lidx, ridx = _cross_indices(left.num_rows, right.num_rows)
     else:
         coerced_left, right = coerce_join_keys(left, right, left_on, right_on)
+        if how in ("semi", "anti") and len(left_on) == 1:
+            return _semi_by_membership(left, coerced_left, right, left_on[0], right_on[0], how)
+        if how not in ("semi", "anti") and _acero_carries(coerced_left.schema) \
+                and _acero_carries(right.schema) and left.num_rows and right.num_rows:
+            return _join_direct(coerced_left, right, left_on, right_on, how, schema)
         lidx, ridx = _match_indices(coerced_left, right, left_on, right_on, how)
         if how in ("semi", "anti"):  # the left rows, uncast and in input order
             return take_rows(left, pa.array(np.sort(lidx.to_numpy())))
