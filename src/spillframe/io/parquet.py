@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +132,23 @@ def _column_fraction(metadata: pq.FileMetaData, columns: list[str] | None) -> fl
     return selected / total if total else 1.0
 
 
+def _by_file(pieces: tuple[ParquetPiece, ...]) -> list[ParquetPiece]:
+    """Consecutive pieces of one file merged into one: a fragment per file reads its
+    footer once and pipelines its row groups (per row group took twice as long)."""
+    merged: list[ParquetPiece] = []
+    for piece in pieces:
+        last = merged[-1] if merged else None
+        if last is not None and last.path == piece.path and None not in (
+                last.row_groups, piece.row_groups):
+            merged[-1] = dataclasses.replace(
+                last, row_groups=(*last.row_groups, *piece.row_groups),  # type: ignore[misc]
+                num_rows=last.num_rows + piece.num_rows,
+                num_bytes=last.num_bytes + piece.num_bytes)
+        else:
+            merged.append(piece)
+    return merged
+
+
 def read_parquet_pieces(pieces: tuple[ParquetPiece, ...], physical: pa.Schema,
                         output: pa.Schema, columns: list[str] | None,
                         predicate: pc.Expression | None, limit: int | None) -> pa.Table:
@@ -139,7 +157,7 @@ def read_parquet_pieces(pieces: tuple[ParquetPiece, ...], physical: pa.Schema,
     filesystem = pafs.LocalFileSystem()
     tables = []
     remaining = limit
-    for piece in pieces:
+    for piece in _by_file(pieces):
         if remaining is not None and remaining <= 0:
             break
         try:
