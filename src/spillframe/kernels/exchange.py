@@ -143,7 +143,7 @@ def _hash_column(column: pa.ChunkedArray, name: str) -> np.ndarray:
         hashes = _hash_bytes_chunk(array)
     else:
         values = array.fill_null(0).to_numpy(zero_copy_only=False)
-        if values.dtype == np.float64:
+        if pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
             values = np.where(np.isnan(values), np.nan, values + 0.0)  # one NaN, no -0.0
         hashes = _fmix64(values.view(_U64) ^ _SEED)
     if array.null_count:
@@ -178,14 +178,25 @@ def hash_arrays(
     """
     names = names if names is not None else [f"#{i}" for i in range(len(arrays))]
     length = len(arrays[0]) if arrays else 0
-    hashes = np.full(length, _SEED ^ _U64(seed & 0xFFFFFFFFFFFFFFFF), dtype=_U64)
-    for array, name in zip(arrays, names, strict=True):
-        if len(array) != length:
-            raise ValueError(f"hash_arrays needs equally long arrays: {len(array)} != {length}")
-        chunked = array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
-        column_hash = _hash_column(chunked, name)
-        # boost::hash_combine, then a full mix so the combination stays well spread.
-        hashes = _fmix64(hashes ^ (column_hash + _SEED + (hashes << _U64(6)) + (hashes >> _U64(2))))
+    start = _SEED ^ _U64(seed & 0xFFFFFFFFFFFFFFFF)
+    hashes: np.ndarray | None = None  # None: still ``start`` in every row
+    with np.errstate(over="ignore"):
+        for array, name in zip(arrays, names, strict=True):
+            if len(array) != length:
+                raise ValueError(
+                    f"hash_arrays needs equally long arrays: {len(array)} != {length}")
+            chunked = array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+            column_hash = _hash_column(chunked, name)
+            # boost::hash_combine, then a full mix so the combination stays well spread.
+            if hashes is None:  # the same combine, with the constant part folded
+                column_hash += _SEED + (start << _U64(6)) + (start >> _U64(2))
+                column_hash ^= start
+                hashes = _fmix64(column_hash)
+            else:
+                hashes = _fmix64(hashes ^ (column_hash + _SEED + (hashes << _U64(6))
+                                           + (hashes >> _U64(2))))
+    if hashes is None:
+        hashes = np.full(length, start, dtype=_U64)
     return pa.array(hashes, type=pa.uint64())
 
 
@@ -212,7 +223,9 @@ def hash_rows(table: pa.Table, keys: list[str]) -> np.ndarray:
 
 def _split_by_bucket(table: pa.Table, buckets: np.ndarray, num_buckets: int) -> list[pa.Table]:
     """Split rows by bucket id in O(n log n); each bucket owns its buffers."""
-    order = np.argsort(buckets, kind="stable")
+    # Stable argsort of 8/16-bit integers is a linear-time radix sort in NumPy.
+    narrow = np.uint8 if num_buckets <= 1 << 8 else np.uint16 if num_buckets <= 1 << 16 else None
+    order = np.argsort(buckets.astype(narrow) if narrow else buckets, kind="stable")
     counts = np.bincount(buckets, minlength=num_buckets)
     return _take_runs(table, order, counts)
 
