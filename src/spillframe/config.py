@@ -58,8 +58,12 @@ class Config:
 
     def partitions_for(self, nbytes: int) -> int:
         """Partitions for ``nbytes`` of data: ``nbytes / partition_bytes``, raised towards
-        ``parallelism`` while each part keeps at least ``min_partition_bytes``."""
+        ``parallelism`` while each part keeps at least ``min_partition_bytes``, and
+        rounded up to a multiple of ``parallelism`` so that no core idles in the last
+        round (3 partitions on 2 cores take as long as 4)."""
         by_size = -(-nbytes // self.partition_bytes)
+        if by_size > self.parallelism:
+            by_size = -(-by_size // self.parallelism) * self.parallelism
         for_cores = min(self.parallelism, nbytes // self.min_partition_bytes)
         return int(max(1, min(max(by_size, for_cores), self.max_exchange_partitions)))
 

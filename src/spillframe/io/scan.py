@@ -79,17 +79,8 @@ def _plan_parquet(source: ScanSource, partition_bytes: int) -> list[PlannedScan]
     predicate = to_arrow_filter(source.predicate) if source.predicate is not None else None
     pieces = plan_parquet_pieces(list(source.paths), physical, opts.get("hive", False),
                                  columns, predicate)
-    target = split_target(sum(p.num_bytes for p in pieces), partition_bytes)
-    groups: list[list[ParquetPiece]] = []
-    size = 0
-    for piece in pieces:
-        if not groups or size + piece.num_bytes > target:
-            groups.append([])
-            size = 0
-        groups[-1].append(piece)
-        size += piece.num_bytes
-    if not groups:
-        groups = [[]]
+    groups = balanced_groups(pieces, [p.num_bytes for p in pieces],
+                             get_config().partitions_for(sum(p.num_bytes for p in pieces)))
     # Reading with the normalized schema makes the scanner cast view types as it reads,
     # so the predicate it applies never meets a string_view column.
     return [
@@ -101,11 +92,25 @@ def _plan_parquet(source: ScanSource, partition_bytes: int) -> list[PlannedScan]
     ]
 
 
-def split_target(total_bytes: int, partition_bytes: int) -> int:
-    """Bytes per scan task: at most ``partition_bytes``, and small enough that a scan
-    of a few hundred MiB still gives every core a task (see ``Config.partitions_for``)."""
-    return max(1, -(-total_bytes // get_config().partitions_for(total_bytes))) \
-        if total_bytes else partition_bytes
+def balanced_groups(items: list[Any], sizes: list[int], k: int) -> list[list[Any]]:
+    """``items`` in order, cut into at most ``k`` runs of about equal total size (a run
+    ends where the running total passes a multiple of ``total / k``); ``[[]]`` if empty.
+
+    >>> balanced_groups(list("abcdef"), [1, 1, 1, 1, 1, 1], 4)
+    [['a', 'b'], ['c'], ['d', 'e'], ['f']]
+    """
+    if not items:
+        return [[]]
+    total = sum(sizes) or len(items)
+    sizes = sizes if sum(sizes) else [1] * len(items)
+    groups: list[list[Any]] = [[]]
+    running = 0
+    for item, size in zip(items, sizes, strict=True):
+        if groups[-1] and running + size / 2 > len(groups) * total / k:
+            groups.append([])
+        groups[-1].append(item)
+        running += size
+    return groups
 
 
 def _plan_text(source: ScanSource, partition_bytes: int) -> list[PlannedScan]:
