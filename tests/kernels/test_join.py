@@ -152,7 +152,8 @@ def test_key_coercion_and_errors():
 def test_acero_join_equals_the_index_join(monkeypatch, how, bigger):
     """The direct Acero join (either side as build side) and the index-gathering path
     for payloads Acero cannot carry give the same rows, including the merged,
-    coalesced key of right/outer joins, renamed columns and null keys."""
+    coalesced key of right/outer joins, renamed columns and null keys; semi/anti
+    (hashing either side) keep exactly the matching left rows, in left order."""
     import numpy as np
 
     import spillframe.kernels.join as join
@@ -171,21 +172,22 @@ def test_acero_join_equals_the_index_join(monkeypatch, how, bigger):
                    ("x", pa.int64())]))
     for left_on, right_on in ((["k"], ["k"]), (["k", "j"], ["k", "j"]), (["x"], ["k"])):
         direct = hash_join(left, right, left_on, right_on, how)
+        if how in ("semi", "anti"):  # every path keeps left order
+            expected = left.filter(_membership_reference(left, right, left_on, right_on, how))
+            assert direct.equals(expected), (left_on, right_on)
+            continue
         monkeypatch.setattr(join, "_acero_carries", lambda schema: False)
-        monkeypatch.setattr(join, "_semi_by_membership", None)  # must not be used
-        if how in ("semi", "anti") and len(left_on) == 1:
-            monkeypatch.undo()
-            expected = left.filter(_membership_reference(left, right, left_on[0], right_on[0],
-                                                         how))
-        else:
-            expected = hash_join(left, right, left_on, right_on, how)
-            monkeypatch.undo()
+        expected = hash_join(left, right, left_on, right_on, how)
+        monkeypatch.undo()
         assert direct.schema == expected.schema
         key = [(name, "ascending") for name in direct.column_names]
         assert direct.sort_by(key).equals(expected.sort_by(key)), (left_on, right_on)
 
 
 def _membership_reference(left, right, left_on, right_on, how):
-    found = {v for v in right.column(right_on).to_pylist() if v is not None}
-    keep = [v is not None and v in found for v in left.column(left_on).to_pylist()]
+    def rows(table, on):
+        return list(zip(*(table.column(name).to_pylist() for name in on)))
+
+    found = {row for row in rows(right, right_on) if None not in row}
+    keep = [None not in row and row in found for row in rows(left, left_on)]
     return pa.array(keep if how == "semi" else [not k for k in keep])

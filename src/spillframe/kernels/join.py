@@ -329,6 +329,32 @@ def _semi_by_membership(
     return take_rows(left, pc.indices_nonzero(keep))  # no filter kernel for view types
 
 
+def _semi_on_left_hashes(
+    left: pa.Table, coerced_left: pa.Table, right: pa.Table, left_on: list[str],
+    right_on: list[str], how: str,
+) -> pa.Table:
+    """semi/anti with the hash table built on the (smaller) left keys: Acero's right
+    semi/anti join of the right keys with the left keys and row numbers, then the left
+    rows at those row numbers, in left order."""
+    lkeys, _ = _keys_for_matching(coerced_left, left_on, "__l")
+    rkeys, _ = _keys_for_matching(right, right_on, "__r")
+    if lkeys.num_rows == 0 or rkeys.num_rows == 0 or any(
+            pa.types.is_null(t) for t in (*lkeys.schema.types, *rkeys.schema.types)):
+        return _semi_by_indices(left, coerced_left, right, left_on, right_on, how)
+    found = rkeys.drop_columns(["__r"]).join(
+        lkeys, keys=rkeys.column_names[:-1], right_keys=lkeys.column_names[:-1],
+        join_type=f"right {how}", use_threads=False).column("__l")
+    return take_rows(left, pa.array(np.sort(found.to_numpy())))
+
+
+def _semi_by_indices(
+    left: pa.Table, coerced_left: pa.Table, right: pa.Table, left_on: list[str],
+    right_on: list[str], how: str,
+) -> pa.Table:
+    lidx, _ = _match_indices(coerced_left, right, left_on, right_on, how)
+    return take_rows(left, pa.array(np.sort(lidx.to_numpy())))
+
+
 _SWAPPED = {"inner": "inner", "left outer": "right outer", "right outer": "left outer",
             "full outer": "full outer"}
 
@@ -410,14 +436,16 @@ def hash_join(
         lidx, ridx = _cross_indices(left.num_rows, right.num_rows)
     else:
         coerced_left, right = coerce_join_keys(left, right, left_on, right_on)
+        if how in ("semi", "anti") and left.num_rows < right.num_rows:
+            return _semi_on_left_hashes(left, coerced_left, right, left_on, right_on, how)
         if how in ("semi", "anti") and len(left_on) == 1:
             return _semi_by_membership(left, coerced_left, right, left_on[0], right_on[0], how)
         if how not in ("semi", "anti") and _acero_carries(coerced_left.schema) \
                 and _acero_carries(right.schema) and left.num_rows and right.num_rows:
             return _join_direct(coerced_left, right, left_on, right_on, how, schema)
-        lidx, ridx = _match_indices(coerced_left, right, left_on, right_on, how)
         if how in ("semi", "anti"):  # the left rows, uncast and in input order
-            return take_rows(left, pa.array(np.sort(lidx.to_numpy())))
+            return _semi_by_indices(left, coerced_left, right, left_on, right_on, how)
+        lidx, ridx = _match_indices(coerced_left, right, left_on, right_on, how)
         left = coerced_left
     merged = {lname for lname, rname in zip(left_on, right_on, strict=True) if lname == rname}
     columns = []
