@@ -154,11 +154,14 @@ def _start_local_cluster(cfg: DaskRunnerOptions) -> distributed.LocalCluster:
     if memory:
         resources["MEMORY"] = memory
     config: dict[str, Any] = dict(cfg.threshold_config())
-    if cfg.arrow_memory_pool is not None:
+    pool = cfg.arrow_memory_pool
+    if pool == "jemalloc" and not _has_jemalloc():
+        pool = "system"
+    if pool is not None:
         # Set before a worker process starts, so that pyarrow picks it at import.
         environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
-        environ["ARROW_DEFAULT_MEMORY_POOL"] = cfg.arrow_memory_pool
-        if cfg.arrow_memory_pool == "system":
+        environ["ARROW_DEFAULT_MEMORY_POOL"] = pool
+        if pool == "system":
             # A fixed threshold stops glibc from raising it after large frees, so
             # partition-sized buffers stay mmapped and go back to the OS when freed.
             environ.setdefault("MALLOC_MMAP_THRESHOLD_", 65536)
@@ -182,6 +185,15 @@ def _start_local_cluster(cfg: DaskRunnerOptions) -> distributed.LocalCluster:
             resources=resources,
             **kwargs,
         )
+
+
+def _has_jemalloc() -> bool:
+    """Whether this pyarrow build has jemalloc (Linux wheels do; Windows ones do not)."""
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return False
+    return True
 
 
 def _cluster_shape(n_workers: int | None, threads: int | None) -> tuple[int, int]:
