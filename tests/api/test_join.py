@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -11,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spillframe as sf
+from spillframe import col
 from spillframe.api.execution import physical_plan
 from spillframe.testing import assert_df_equal
 
@@ -245,3 +248,26 @@ def test_join_then_limit_and_partition_invariance(sf_runner, make_df, n):
     assert limited.num_rows == 7
     full_rows = {tuple(r.values()) for r in full.to_pylist()}
     assert all(tuple(r.values()) in full_rows for r in limited.to_pylist())
+
+
+def test_a_filtered_side_is_expected_small_enough_to_broadcast(sf_runner, make_df):
+    """Estimates stay upper bounds for partition sizes, but a broadcast is chosen on the
+    expected size after filters (a fifth per filter): the filtered side is broadcast,
+    the same side unfiltered is not."""
+    rng = np.random.default_rng(5)
+    facts = pa.table({"k": rng.integers(0, 2000, 4000), "x": rng.normal(size=4000)})
+    dims = pa.table({"key": np.arange(2000), "w": rng.normal(size=2000)})  # 32 KB
+
+    def stages(df: sf.DataFrame) -> list[str]:
+        return [s.name for s in physical_plan(df._builder).stages.values()]
+
+    with sf.config.configure(broadcast_join_bytes=20_000, partition_bytes=16 * 1024):
+        left, right = make_df(facts, num_partitions=4), make_df(dims, num_partitions=2)
+        plain = left.join(right, left_on="k", right_on="key")
+        filtered = left.join(right.where(col("w") > 0), left_on="k", right_on="key")
+        assert "broadcast-join" not in stages(plain)
+        assert "broadcast-join" in stages(filtered)
+        result = filtered.to_arrow()
+    frame = dims.to_pandas()
+    expected = facts.to_pandas().merge(frame[frame["w"] > 0], left_on="k", right_on="key")
+    assert_df_equal(result, expected, check_dtype=False)

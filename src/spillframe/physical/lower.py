@@ -58,6 +58,16 @@ class Pending:
     #: buckets of a hash split on these columns, in this order (``None``: unknown).
     #: Wide operators on a superset of these keys need no exchange of this side.
     partitioning: tuple[str, ...] | None = None
+    #: Expected share of ``estimated_bytes`` left after the filters applied so far.
+    #: ``estimated_bytes`` stays an upper bound (it sizes partitions, where an
+    #: underestimate costs memory); the expected size only chooses broadcast joins.
+    selectivity: float = 1.0
+
+    @property
+    def expected_bytes(self) -> int | None:
+        if self.estimated_bytes is None:
+            return None
+        return int(self.estimated_bytes * self.selectivity)
 
     @property
     def num_partitions(self) -> int:
@@ -78,6 +88,11 @@ class Pending:
 
     def is_materialized(self) -> bool:
         return all(not p.steps and isinstance(p.source, TaskRef) for p in self.parts)
+
+
+#: Share of rows a filter is expected to keep (DuckDB and Spark guess alike without
+#: column statistics). It only decides broadcasts; see ``Pending.selectivity``.
+FILTER_SELECTIVITY = 0.2
 
 
 def partitioning_after(step: Step, keys: tuple[str, ...],
@@ -180,7 +195,8 @@ class Lowering:
         return Pending(tuple(Part(p.scan) for p in planned), node.schema,
                        sum(p.estimated_bytes for p in planned),
                        None if None in rows else sum(rows),  # type: ignore[arg-type]
-                       (f"scan-{node.format}",))
+                       (f"scan-{node.format}",),
+                       selectivity=1.0 if node.predicate is None else FILTER_SELECTIVITY)
 
     # -- narrow operators ------------------------------------------------------------------------
     def lower_Project(self, node: L.Project) -> Pending:
@@ -195,7 +211,8 @@ class Lowering:
 
     def lower_Filter(self, node: L.Filter) -> Pending:
         child = self.visit(node.child)
-        return child.then(FilterStep(node.predicate), "filter", estimated_rows=None)
+        return child.then(FilterStep(node.predicate), "filter", estimated_rows=None,
+                          selectivity=child.selectivity * FILTER_SELECTIVITY)
 
     def lower_Explode(self, node: L.Explode) -> Pending:
         child = self.visit(node.child)

@@ -399,7 +399,7 @@ def lower_Join(low: Lowering, node: L.Join) -> Pending:
                                                      right.estimated_bytes))
     keeps_left = node.how in ("inner", "left", "semi", "anti")
     return _stage_output(stage.id, len(tasks), node.schema, stage.estimated_bytes,
-                         left.partitioning if keeps_left else None)
+                         left.partitioning if keeps_left else None, _joined_share(left, right))
 
 
 def _matching_keys(side: Pending, on: list[str], other_on: list[str]) -> list[str] | None:
@@ -443,10 +443,10 @@ def broadcast_side(low: Lowering, node: L.Join, left: Pending, right: Pending) -
         if can_right and (not can_left or _smaller(right, left)):
             return "right"
         return "left" if can_left else None
-    if can_right and right.estimated_bytes is not None and right.estimated_bytes <= threshold \
+    if can_right and right.expected_bytes is not None and right.expected_bytes <= threshold \
             and left.num_partitions > 1:
         return "right"
-    if can_left and left.estimated_bytes is not None and left.estimated_bytes <= threshold \
+    if can_left and left.expected_bytes is not None and left.expected_bytes <= threshold \
             and right.num_partitions > 1:
         return "left"
     return None
@@ -467,13 +467,23 @@ def broadcast_join(low: Lowering, left: Pending, right: Pending, spec: JoinSpec,
                                                           small.estimated_bytes))
     keeps_left = side == "right" and spec.how in ("inner", "left", "semi", "anti")
     return _stage_output(stage.id, len(tasks), spec.schema, stage.estimated_bytes,
-                         big.partitioning if keeps_left else None)
+                         big.partitioning if keeps_left else None, _joined_share(left, right))
+
+
+def _joined_share(left: Pending, right: Pending) -> float:
+    """Expected share of a join's estimate (the sum of its sides') after filters."""
+    if left.estimated_bytes is None or right.estimated_bytes is None:
+        return min(left.selectivity, right.selectivity)
+    total = left.estimated_bytes + right.estimated_bytes
+    expected = (left.expected_bytes or 0) + (right.expected_bytes or 0)
+    return expected / total if total else 1.0
 
 
 def _stage_output(stage_id: int, n: int, schema: pa.Schema, estimate: int | None,
-                  partitioning: tuple[str, ...] | None = None) -> Pending:
+                  partitioning: tuple[str, ...] | None = None,
+                  selectivity: float = 1.0) -> Pending:
     return Pending(tuple(Part(TaskRef(stage_id, i)) for i in range(n)), schema, estimate,
-                   partitioning=partitioning)
+                   partitioning=partitioning, selectivity=selectivity)
 
 
 def _merged(a: Pending, b: Pending) -> Pending:
