@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pyarrow as pa
@@ -87,26 +88,66 @@ def resolve_field(expr: Expression, schema: pa.Schema) -> pa.Field:
     return pa.field(expr.output_name(), resolve_type(expr, schema))
 
 
-def evaluate(expr: Expression, table: pa.Table) -> Any:
-    """Evaluate ``expr`` on ``table``; returns a (chunked) array or a scalar."""
+@functools.lru_cache(maxsize=4096)
+def structural_key(expr: Expression) -> tuple[Any, ...] | None:
+    """A key equal for expressions that compute the same values (aliases aside), or
+    None for expressions that call Python functions, whose identity a key cannot hold.
+
+    >>> from spillframe import col, lit
+    >>> structural_key(col("a") + 1) == structural_key((col("a") + lit(1)).alias("b"))
+    True
+    """
+    if isinstance(expr, Column):
+        return ("col", expr.name)
+    if isinstance(expr, Literal):
+        return ("lit", str(expr.value.type), repr(expr.value.as_py()))
+    if isinstance(expr, Alias):
+        return structural_key(expr.child)
+    if isinstance(expr, (Cast, Function)):
+        children = tuple(structural_key(c) for c in expr.children())
+        if None in children:
+            return None
+        detail = str(expr.dtype) if isinstance(expr, Cast) else (expr.fn, repr(expr.options))
+        return (type(expr).__name__, detail, children)
+    return None
+
+
+def evaluate(expr: Expression, table: pa.Table, memo: dict[Any, Any] | None = None) -> Any:
+    """Evaluate ``expr`` on ``table``; returns a (chunked) array or a scalar.
+
+    ``memo`` (one dict per table) keeps computed subexpressions, so that expressions
+    evaluated on the same table share common parts (``price * (1 - discount)`` in
+    both a revenue and a charge column is computed once).
+    """
     if isinstance(expr, Column):
         return table.column(expr.name)
     if isinstance(expr, Literal):
         return expr.value
     if isinstance(expr, Alias):
-        return evaluate(expr.child, table)
-    if isinstance(expr, Cast):
-        return _cast(expr, evaluate(expr.child, table))
-    if isinstance(expr, Function):
-        return call(expr.fn, [evaluate(a, table) for a in expr.args], expr.kwargs)
+        return evaluate(expr.child, table, memo)
+    if memo is not None and isinstance(expr, (Cast, Function)):
+        key = structural_key(expr)
+        if key is not None:
+            if key not in memo:
+                memo[key] = _evaluate_call(expr, table, memo)
+            return memo[key]
+    if isinstance(expr, (Cast, Function)):
+        return _evaluate_call(expr, table, memo)
     if isinstance(expr, PyApply):
-        values = evaluate(expr.child, table)
+        values = evaluate(expr.child, table, memo)
         return _apply_rowwise(expr, values, table.num_rows)
     if isinstance(expr, UdfCall):
-        return expr.udf.evaluate(expr, [evaluate(a, table) for a in expr.args], table.num_rows)
+        args = [evaluate(a, table, memo) for a in expr.args]
+        return expr.udf.evaluate(expr, args, table.num_rows)
     if isinstance(expr, AggExpr):
         raise SchemaError(f"aggregation {expr!r} is only allowed inside agg()")
     raise TypeError(f"unknown expression {expr!r}")
+
+
+def _evaluate_call(expr: Cast | Function, table: pa.Table, memo: dict[Any, Any] | None) -> Any:
+    if isinstance(expr, Cast):
+        return _cast(expr, evaluate(expr.child, table, memo))
+    return call(expr.fn, [evaluate(a, table, memo) for a in expr.args], expr.kwargs)
 
 
 def _cast(expr: Cast, values: Any) -> Any:
@@ -149,9 +190,10 @@ def _fits(value: Any, dtype: pa.DataType) -> bool:
     return True
 
 
-def evaluate_column(expr: Expression, table: pa.Table, dtype: pa.DataType) -> pa.ChunkedArray:
+def evaluate_column(expr: Expression, table: pa.Table, dtype: pa.DataType,
+                    memo: dict[Any, Any] | None = None) -> pa.ChunkedArray:
     """Evaluate to a column of ``table.num_rows`` values of exactly ``dtype``."""
-    value = evaluate(expr, table)
+    value = evaluate(expr, table, memo)
     if isinstance(value, pa.Scalar):
         value = pa.repeat(value, table.num_rows)
     if value.type != dtype:

@@ -35,7 +35,9 @@ class ProjectStep:
     schema: pa.Schema
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        columns = [evaluate_column(e, table, f.type) for e, f in zip(self.exprs, self.schema)]
+        memo: dict[Any, Any] = {}  # common subexpressions are computed once
+        columns = [evaluate_column(e, table, f.type, memo)
+                   for e, f in zip(self.exprs, self.schema)]
         return pa.Table.from_arrays(columns, schema=self.schema)
 
 
