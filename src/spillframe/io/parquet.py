@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +100,30 @@ def plan_parquet_pieces(files: list[str], physical: pa.Schema, hive: bool,
 
 def _decoded_expansion(path: str, metadata: pq.FileMetaData, columns: list[str] | None,
                        sample_rows: int = 8192) -> float:
-    """In-memory bytes per encoded (uncompressed) byte, from the file's first rows."""
+    """In-memory bytes per encoded (uncompressed) byte, from the file's first rows.
+
+    Cached per file version (path, size, modification time) and columns: reading the
+    sample was most of the planning time of a query.
+    """
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return _measure_expansion(path, metadata, columns, sample_rows)
+    key = (path, stat.st_size, stat.st_mtime_ns, None if columns is None else tuple(columns))
+    found = _EXPANSIONS.get(key)
+    if found is None:
+        found = _measure_expansion(path, metadata, columns, sample_rows)
+        if len(_EXPANSIONS) >= 1024:
+            _EXPANSIONS.pop(next(iter(_EXPANSIONS)))
+        _EXPANSIONS[key] = found
+    return found
+
+
+_EXPANSIONS: dict[tuple[Any, ...], float] = {}
+
+
+def _measure_expansion(path: str, metadata: pq.FileMetaData, columns: list[str] | None,
+                       sample_rows: int) -> float:
     if metadata.num_row_groups == 0 or metadata.row_group(0).num_rows == 0:
         return 1.0
     names = set(metadata.schema.to_arrow_schema().names)
