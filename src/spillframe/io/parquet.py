@@ -173,12 +173,74 @@ def _by_file(pieces: tuple[ParquetPiece, ...]) -> list[ParquetPiece]:
     return merged
 
 
+def dictionary_encoded_strings(path: str, schema: pa.Schema) -> set[str]:
+    """String columns of ``schema`` that the file stores dictionary encoded."""
+    try:
+        metadata = pq.ParquetFile(path).metadata
+    except (pa.ArrowInvalid, OSError):
+        return set()
+    if metadata.num_row_groups == 0:
+        return set()
+    group = metadata.row_group(0)
+    strings = {f.name for f in schema
+               if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
+    return {group.column(i).path_in_schema for i in range(group.num_columns)
+            if group.column(i).path_in_schema in strings
+            and group.column(i).has_dictionary_page}
+
+
+def _dictionary_mask(table: pa.Table, filters: tuple[tuple[str, Any], ...]) -> pa.ChunkedArray:
+    """Rows passing every ``(column, conjunct)``: each conjunct is evaluated on the
+    distinct values of a dictionary chunk, then gathered by the chunk's indices."""
+    from spillframe.expr.evaluate import evaluate
+
+    mask = None
+    for name, term in filters:
+        chunks = []
+        for chunk in table.column(name).chunks:
+            passed = evaluate(term, pa.table({name: chunk.dictionary}))
+            if isinstance(passed, pa.ChunkedArray):
+                passed = passed.combine_chunks()
+            chunks.append(pc.take(passed, chunk.indices))
+        term_mask = pa.chunked_array(chunks, pa.bool_())
+        mask = term_mask if mask is None else pc.and_kleene(mask, term_mask)
+    return mask
+
+
+def _decoded(table: pa.Table, filters: tuple[tuple[str, Any], ...],
+             columns: list[str] | None, limit: int | None) -> pa.Table:
+    """The rows passing ``filters``, dictionary columns decoded, ``columns`` kept."""
+    table = table.filter(_dictionary_mask(table, filters))
+    if columns is not None:
+        table = table.select(columns)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            kind = field.type.value_type
+            table = table.set_column(i, field.with_type(kind), table.column(i).cast(kind))
+    return table.slice(0, limit) if limit is not None else table
+
+
 def read_parquet_pieces(pieces: tuple[ParquetPiece, ...], physical: pa.Schema,
                         output: pa.Schema, columns: list[str] | None,
-                        predicate: pc.Expression | None, limit: int | None) -> pa.Table:
-    """Read pieces, filter with ``predicate``, keep ``columns``, at most ``limit`` rows."""
+                        predicate: pc.Expression | None, limit: int | None,
+                        dictionary_filters: tuple[tuple[str, Any], ...] = ()) -> pa.Table:
+    """Read pieces, filter with ``predicate``, keep ``columns``, at most ``limit`` rows.
+
+    ``dictionary_filters`` are ``(column, conjunct)`` pairs of the predicate on string
+    columns read as dictionaries: the conjunct is tested on the distinct values only,
+    and only the rows that pass are decoded to strings.
+    """
     file_format = ds.ParquetFileFormat()
     filesystem = pafs.LocalFileSystem()
+    read_columns = columns
+    if dictionary_filters:
+        encoded = list(dict.fromkeys(name for name, _ in dictionary_filters))
+        file_format = ds.ParquetFileFormat(
+            read_options=ds.ParquetReadOptions(dictionary_columns=encoded))
+        physical = pa.schema([f.with_type(pa.dictionary(pa.int32(), f.type))
+                              if f.name in encoded else f for f in physical])
+        if columns is not None:
+            read_columns = columns + [c for c in encoded if c not in columns]
     tables = []
     remaining = limit
     for piece in _by_file(pieces):
@@ -189,9 +251,13 @@ def read_parquet_pieces(pieces: tuple[ParquetPiece, ...], physical: pa.Schema,
                 piece.path, filesystem=filesystem, row_groups=piece.row_groups,
                 partition_expression=piece.partition_expression
                 if piece.partition_expression is not None else pc.scalar(True))
-            scanner = ds.Scanner.from_fragment(fragment, schema=physical, columns=columns,
+            scanner = ds.Scanner.from_fragment(fragment, schema=physical, columns=read_columns,
                                                filter=predicate, use_threads=False)
-            table = scanner.head(remaining) if remaining is not None else scanner.to_table()
+            if dictionary_filters:
+                table = _decoded(scanner.to_table(), dictionary_filters, columns, remaining)
+            else:
+                table = scanner.head(remaining) if remaining is not None else \
+                    scanner.to_table()
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceError(f"cannot read Parquet file {piece.path!r}: {exc}") from None
         if remaining is not None:
