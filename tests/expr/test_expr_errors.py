@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import spillframe as sf
@@ -82,3 +84,22 @@ def test_type_error_in_filter_raises_at_build_time(make_df, never_runs):
 def test_bad_arguments_raise_clear_errors(build, error, pattern):
     with pytest.raises(error, match=pattern):
         build()
+
+
+@pytest.mark.parametrize(
+    ("build", "says"),
+    [
+        (lambda df: df.groupby("tags").agg(col("v").sum()), "cannot group by 'tags'"),
+        (lambda df: df.repartition(2, "tags"), "cannot repartition by 'tags'"),
+        (lambda df: df.join(df, on="tags"), "cannot join on 'tags'"),
+        (lambda df: df.sort("tags"), "cannot sort by 'tags'"),
+        (lambda df: df.distinct("tags"), "cannot compare rows on 'tags'"),
+        (lambda df: df.distinct(), "distinct('v')"),
+    ],
+)
+def test_list_keys_fail_when_the_query_is_built(build, says):
+    """Hashing, grouping and sorting need scalar keys: the error comes at once, naming
+    the column and the fix, not from a kernel in the middle of a run."""
+    df = sf.from_pydict({"tags": [[1], [2, 3]], "v": [1, 2]})
+    with pytest.raises(ExpressionTypeError, match=re.escape(says)):
+        build(df)

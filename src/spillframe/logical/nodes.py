@@ -71,6 +71,18 @@ class _Unary(LogicalPlan):
         return self.child.schema
 
 
+def check_scalar_keys(operation: str, keys: list[tuple[str, pa.DataType]]) -> None:
+    """Raise ExpressionTypeError for a list, struct or map key: rows are hashed, compared
+    and sorted by key values, which Arrow's kernels only do for scalar types."""
+    for name, kind in keys:
+        if pa.types.is_nested(kind):
+            raise ExpressionTypeError(
+                f"cannot {operation} {name!r}: it is a {kind} column, and keys must hold "
+                "scalar values (numbers, strings, dates...); explode() it first, or derive "
+                "a scalar key from it (e.g. col(...).list.join(','))"
+            )
+
+
 def check_columns(names: list[str] | tuple[str, ...], schema: pa.Schema) -> None:
     """Raise SchemaError for the first name not in ``schema``."""
     for name in names:
@@ -248,8 +260,8 @@ class Repartition(_Unary):
     is_narrow: ClassVar[bool] = False
 
     def _compute_schema(self) -> pa.Schema:
-        for key in self.keys:
-            resolve_type(key, self.child.schema)
+        check_scalar_keys("repartition by", [(k.output_name(), resolve_type(k, self.child.schema))
+                                             for k in self.keys])
         return self.child.schema
 
     def describe(self) -> str:
@@ -310,6 +322,7 @@ class Aggregate(_Unary):
 
     def _compute_schema(self) -> pa.Schema:
         fields = [resolve_field(k, self.child.schema) for k in self.keys]
+        check_scalar_keys("group by", [(f.name, f.type) for f in fields])
         for key in self.keys:
             if key.has_agg():
                 raise SchemaError(f"group key {key!r} cannot contain an aggregation")
@@ -339,7 +352,18 @@ class Distinct(_Unary):
 
     def _compute_schema(self) -> pa.Schema:
         check_columns(self.on, self.child.schema)
-        return self.child.schema
+        schema = self.child.schema
+        if not self.on:
+            nested = [f.name for f in schema if pa.types.is_nested(f.type)]
+            scalar = [n for n in schema.names if n not in nested] or ["id"]
+            if nested:
+                raise ExpressionTypeError(
+                    f"distinct() compares whole rows, and column {nested[0]!r} holds "
+                    f"{schema.field(nested[0]).type} values, which cannot be compared; pass "
+                    f"the columns to compare, e.g. distinct({scalar[0]!r})"
+                )
+        check_scalar_keys("compare rows on", [(n, schema.field(n).type) for n in self.on])
+        return schema
 
     def describe(self) -> str:
         return f"Distinct: {', '.join(self.on) or 'all columns'}"
@@ -356,8 +380,8 @@ class Sort(_Unary):
     is_narrow: ClassVar[bool] = False
 
     def _compute_schema(self) -> pa.Schema:
-        for key in self.keys:
-            resolve_type(key, self.child.schema)
+        check_scalar_keys("sort by", [(k.output_name(), resolve_type(k, self.child.schema))
+                                      for k in self.keys])
         return self.child.schema
 
     def describe(self) -> str:
@@ -417,6 +441,7 @@ class Join(LogicalPlan):
         for lname, rname in zip(self.left_on, self.right_on):
             ltype = self.left.schema.field(lname).type
             rtype = self.right.schema.field(rname).type
+            check_scalar_keys("join on", [(lname, ltype), (rname, rtype)])
             if common_key_type(ltype, rtype) is None:
                 raise ExpressionTypeError(
                     f"cannot join left key {lname!r} ({ltype}) with right key {rname!r} "
