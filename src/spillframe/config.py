@@ -69,6 +69,7 @@ class Config:
 
 
 _CONFIG = [Config()]
+_EXPLICIT: list[frozenset[str]] = [frozenset()]  # names set by the user, per level
 
 
 def get_config() -> Config:
@@ -83,14 +84,31 @@ def set_config(**changes: Any) -> Config:
     if unknown:
         raise TypeError(f"unknown config option(s) {unknown}; valid: {sorted(valid)}")
     _CONFIG[-1] = dataclasses.replace(_CONFIG[-1], **changes)
+    _EXPLICIT[-1] = _EXPLICIT[-1] | set(changes)
     return _CONFIG[-1]
+
+
+def with_defaults(suggested: dict[str, Any]) -> Config:
+    """The settings in force, with ``suggested`` values for the options the user did not
+    set (a runner suggests partition sizes that fit its workers, for example).
+
+    >>> with configure(partition_bytes=1 << 20):
+    ...     with_defaults({"partition_bytes": 8 << 20, "parallelism": 3}).partition_bytes
+    1048576
+    >>> with_defaults({"parallelism": 3}).parallelism
+    3
+    """
+    free = {k: v for k, v in suggested.items() if k not in _EXPLICIT[-1]}
+    return dataclasses.replace(_CONFIG[-1], **free) if free else _CONFIG[-1]
 
 
 @contextlib.contextmanager
 def configure(**changes: Any) -> Iterator[Config]:
     """Change settings inside a ``with`` block only."""
     _CONFIG.append(_CONFIG[-1])
+    _EXPLICIT.append(_EXPLICIT[-1])
     try:
         yield set_config(**changes)
     finally:
         _CONFIG.pop()
+        _EXPLICIT.pop()

@@ -173,3 +173,16 @@ def test_memory_trimmer_runs_on_workers_above_its_threshold(dask_runner):
         assert all(count > 0 for count in busy.values()), busy
     finally:
         client.unregister_worker_plugin("trim-test")
+
+
+def test_partitions_are_sized_for_the_workers(dask_runner):
+    """1 GiB workers with one thread each: 16 MiB partitions (1/64 of the memory per
+    thread), as many parallel tasks as worker threads; a user's setting wins."""
+    import spillframe as sf
+    from spillframe.api.execution import runner_config
+
+    config = runner_config(dask_runner)
+    assert config.partition_bytes == (1 << 30) // 64
+    assert config.parallelism == 2
+    with sf.config.configure(partition_bytes=1 << 20):
+        assert runner_config(dask_runner).partition_bytes == 1 << 20

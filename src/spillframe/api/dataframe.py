@@ -303,9 +303,10 @@ class DataFrame:
         >>> sf.from_pydict({"a": [1, 2, 3]}, num_partitions=3).num_partitions()
         3
         """
-        from spillframe.api.execution import physical_plan
+        from spillframe.api.execution import physical_plan, runner_config
+        from spillframe.runners.base import get_runner
 
-        return physical_plan(self._builder).num_partitions()
+        return physical_plan(self._builder, config=runner_config(get_runner())).num_partitions()
 
     # -- wide operators ------------------------------------------------------------------------
     def sort(self, by: ColumnLike | list[ColumnLike], desc: bool | list[bool] = False,

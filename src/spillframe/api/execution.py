@@ -6,16 +6,23 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from spillframe.config import Config, with_defaults
 from spillframe.logical.nodes import LogicalPlan
 from spillframe.optimizer import optimize
 from spillframe.physical.lower import lower_plan
 from spillframe.physical.plan import PhysicalPlan
-from spillframe.runners.base import get_runner
+from spillframe.runners.base import Runner, get_runner
 
 
-def physical_plan(plan: LogicalPlan, name: str = "query") -> PhysicalPlan:
+def physical_plan(plan: LogicalPlan, name: str = "query",
+                  config: Config | None = None) -> PhysicalPlan:
     """The physical plan every runner executes for ``plan``."""
-    return lower_plan(optimize(plan), name)
+    return lower_plan(optimize(plan), name, config)
+
+
+def runner_config(runner: Runner) -> Config:
+    """The planner settings for ``runner``: the user's, then the runner's suggestions."""
+    return with_defaults(runner.planning_defaults())
 
 
 def query_name(plan: LogicalPlan) -> str:
@@ -31,8 +38,9 @@ def execute(plan: LogicalPlan) -> Iterator[pa.Table]:
     A final ``limit`` is enforced here for every runner: once enough rows arrived
     the runner's stream is closed, which stops the work still outstanding.
     """
-    physical = physical_plan(plan, query_name(plan))
-    stream = get_runner().run(physical)
+    runner = get_runner()
+    physical = physical_plan(plan, query_name(plan), runner_config(runner))
+    stream = runner.run(physical)
     remaining = physical.limit
     try:
         for table in stream:
@@ -51,7 +59,7 @@ def execute(plan: LogicalPlan) -> Iterator[pa.Table]:
 def explain_text(plan: LogicalPlan, show_all: bool) -> str:
     """The text ``DataFrame.explain`` prints."""
     optimized = optimize(plan)
-    physical = lower_plan(optimized)
+    physical = lower_plan(optimized, config=runner_config(get_runner()))
     sections = []
     if show_all:
         sections.append("== Unoptimized logical plan ==\n" + logical_text(plan))

@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spillframe.config import get_config
+from spillframe.config import Config, get_config
 from spillframe.expr.expression import Column, Expression, Function, Literal
 from spillframe.io.parquet import (
     ParquetPiece,
@@ -73,14 +73,16 @@ class PlannedScan:
     estimated_rows: int | None
 
 
-def plan_scan(source: ScanSource, partition_bytes: int) -> list[PlannedScan]:
-    """Group the source's row groups or byte ranges into tasks near ``partition_bytes``."""
+def plan_scan(source: ScanSource, config: Config | None = None) -> list[PlannedScan]:
+    """Group the source's row groups or byte ranges into tasks near
+    ``config.partition_bytes`` (the settings in force by default)."""
+    config = config or get_config()
     if source.format == "parquet":
-        return _plan_parquet(source, partition_bytes)
-    return _plan_text(source, partition_bytes)
+        return _plan_parquet(source, config)
+    return _plan_text(source, config.partition_bytes)
 
 
-def _plan_parquet(source: ScanSource, partition_bytes: int) -> list[PlannedScan]:
+def _plan_parquet(source: ScanSource, config: Config) -> list[PlannedScan]:
     opts = source.kwargs
     physical: pa.Schema = opts["physical_schema"]
     columns = list(source.columns) if source.columns is not None else None
@@ -88,7 +90,7 @@ def _plan_parquet(source: ScanSource, partition_bytes: int) -> list[PlannedScan]
     pieces = plan_parquet_pieces(list(source.paths), physical, opts.get("hive", False),
                                  columns, predicate)
     groups = balanced_groups(pieces, [p.num_bytes for p in pieces],
-                             get_config().partitions_for(sum(p.num_bytes for p in pieces)))
+                             config.partitions_for(sum(p.num_bytes for p in pieces)))
     dictionary_filters: tuple[tuple[str, Expression], ...] = ()
     if source.predicate is not None and pieces and not opts.get("hive", False):
         encoded = dictionary_encoded_strings(pieces[0].path, source.file_schema)

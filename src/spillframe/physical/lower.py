@@ -190,7 +190,7 @@ class Lowering:
     def lower_ScanSource(self, node: L.ScanSource) -> Pending:
         from spillframe.io.scan import plan_scan
 
-        planned = plan_scan(node, self.config.partition_bytes)
+        planned = plan_scan(node, self.config)
         rows = [p.estimated_rows for p in planned]
         return Pending(tuple(Part(p.scan) for p in planned), node.schema,
                        sum(p.estimated_bytes for p in planned),
@@ -279,7 +279,8 @@ class _Slice:
         return slice_partition(table, self.part, self.parts)
 
 
-def lower_plan(plan: L.LogicalPlan, name: str = "query") -> PhysicalPlan:
+def lower_plan(plan: L.LogicalPlan, name: str = "query",
+               config: Config | None = None) -> PhysicalPlan:
     """Lower an (already optimized) logical plan to the physical plan."""
-    return Lowering().lower(plan, name)
+    return Lowering(config).lower(plan, name)
 

@@ -51,6 +51,12 @@ class Runner(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release threads, clusters and spill files."""
 
+    def planning_defaults(self) -> dict[str, Any]:
+        """Planner settings (:class:`spillframe.config.Config` fields) this runner
+        suggests for the options the user has not set, e.g. a ``partition_bytes`` that
+        fits its workers' memory and a ``parallelism`` equal to its worker threads."""
+        return {}
+
     @property
     def dashboard_link(self) -> str | None:
         """A URL where the work can be watched, for runners that have one."""
