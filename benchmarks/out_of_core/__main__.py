@@ -90,7 +90,8 @@ PARTITION_PROBE = [
     "(`hash-join` kept killing workers)",
     "16 MiB: sort and groupby ok, join fails (`hash-join` kept killing workers)",
     "8 MiB: all three ok without a worker restart (run alone; one restart when run "
-    "concurrently with another cluster) -- the default here",
+    "concurrently with another cluster) -- now the Dask runner's own default on these "
+    "workers (1/64 of the memory per worker thread)",
     "4 MiB (the previous default): all three ok (previous run, before the estimate fix)",
 ]
 
@@ -179,8 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--partition-bytes",
         type=int,
-        default=8 * 2**20,
-        help="spillframe's target partition size on the Dask runner (see PARTITION_PROBE)",
+        default=0,
+        help="spillframe's target partition size on the Dask runner (0: the runner's "
+        "default, 1/64 of worker memory per thread; see PARTITION_PROBE)",
     )
     parser.add_argument(
         "--py-memory-limit",

@@ -279,13 +279,15 @@ def _execute(
     if engine not in DASK_ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
     import spillframe.config
+    from spillframe.api.execution import runner_config
     from spillframe.runners.base import set_active_runner
 
     changes = {"partition_bytes": partition_bytes} if partition_bytes else {}
     previous = set_active_runner(runner)
     try:
-        with spillframe.config.configure(**changes) as config:
-            record.settings["partition_bytes"] = config.partition_bytes
+        with spillframe.config.configure(**changes):
+            # What the plan uses: the runner's suggestion unless given here.
+            record.settings["partition_bytes"] = runner_config(runner).partition_bytes
             return spillframe_query(query, paths)
     finally:
         set_active_runner(previous)
