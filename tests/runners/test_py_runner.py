@@ -137,3 +137,25 @@ def test_progress_bars_name_the_stages(use_runner, capsys):
         df.groupby((col("k") % 7).alias("g")).agg(col("k").sum()).collect()
     err = capsys.readouterr().err
     assert "agg-partial" in err and "task" in err
+
+
+@pytest.mark.parametrize(("memory_limit", "released"), [(1 << 20, True), (1 << 50, False)])
+def test_cached_pages_go_back_to_the_os_only_above_half_the_budget(
+    use_runner, monkeypatch, memory_limit, released
+):
+    import pyarrow as pa
+
+    from spillframe.runners import py_runner
+
+    calls = []
+    pool = pa.default_memory_pool()
+
+    class Recording:
+        def release_unused(self):
+            calls.append(1)
+            pool.release_unused()
+
+    monkeypatch.setattr(py_runner.pa, "default_memory_pool", Recording)
+    use_runner(memory_limit=memory_limit)
+    assert sf.from_pydict({"x": list(range(1000))}).where(col("x") > 997).count_rows() == 2
+    assert bool(calls) is released
