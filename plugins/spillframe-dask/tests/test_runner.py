@@ -186,3 +186,29 @@ def test_partitions_are_sized_for_the_workers(dask_runner):
     assert config.parallelism == 2
     with sf.config.configure(partition_bytes=1 << 20):
         assert runner_config(dask_runner).partition_bytes == 1 << 20
+
+
+def test_a_cluster_without_workers_fails_instead_of_hanging():
+    """Every worker gone and none back: after no_workers_timeout the query raises
+    RunnerError naming the operator, instead of waiting forever."""
+    import pytest
+    from spillframe_dask.runner import DaskRunner
+
+    import spillframe as sf
+    from spillframe.errors import RunnerError
+    from spillframe.runners.base import set_active_runner
+
+    runner = DaskRunner(n_workers=1, threads_per_worker=1, memory_limit="512 MiB",
+                        no_workers_timeout=1.0, dashboard_address=None)
+    previous = set_active_runner(runner)
+    try:
+        runner.cluster.scale(0)
+        deadline = time.monotonic() + 30
+        while runner.workers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not runner.workers()
+        with pytest.raises(RunnerError, match="found no worker to run it for 1 s"):
+            sf.from_pydict({"x": [1, 2, 3]}).where(sf.col("x") > 1).to_arrow()
+    finally:
+        set_active_runner(previous)
+        runner.close()

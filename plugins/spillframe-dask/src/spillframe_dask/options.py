@@ -51,6 +51,11 @@ class DaskRunnerOptions:
         Directory where workers spill (their ``local_directory``).
     allowed_failures : int, optional
         How many workers may die running one task before the query fails.
+    no_workers_timeout : float or None
+        Seconds a query's tasks may wait while the LocalCluster has no worker at all
+        (every worker lost, e.g. killed for memory, and none back) before the query
+        fails with RunnerError instead of waiting forever; default 60, None: wait.
+        A cluster at ``address`` keeps its scheduler's own setting.
     spill_alert_interval : float
         Minimum seconds between two spill log lines of one worker.
     arrow_memory_pool : {"jemalloc", "system", "mimalloc"} or None
@@ -76,6 +81,7 @@ class DaskRunnerOptions:
     memory_terminate: float | bool | None = None
     spill_dir: str | None = None
     allowed_failures: int | None = None
+    no_workers_timeout: float | None = 60.0
     spill_alert_interval: float = 5.0
     arrow_memory_pool: str | None = "jemalloc"
 
@@ -92,6 +98,9 @@ class DaskRunnerOptions:
                 raise ValueError(
                     f"{name} must be a fraction of memory_limit in (0, 1] or False, got {value!r}"
                 )
+        if self.no_workers_timeout is not None and not self.no_workers_timeout > 0:
+            raise ValueError(
+                f"no_workers_timeout must be > 0 seconds or None, got {self.no_workers_timeout!r}")
         if self.allowed_failures is not None and self.allowed_failures < 0:
             raise ValueError(f"allowed_failures must be >= 0, got {self.allowed_failures!r}")
         if self.spill_alert_interval < 0:

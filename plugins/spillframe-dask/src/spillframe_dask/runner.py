@@ -21,7 +21,7 @@ import dask
 import distributed
 import pyarrow as pa
 from dask.utils import format_bytes, parse_bytes
-from distributed.scheduler import KilledWorker
+from distributed.scheduler import KilledWorker, NoValidWorkerError, NoWorkerError
 
 from spillframe.config import Config
 from spillframe.errors import RunnerError
@@ -175,6 +175,8 @@ class DaskRunner(Runner):
                     table = future.result()
                 except KilledWorker as exc:
                     raise RunnerError(_killed_message(exc, graph.tasks)) from exc
+                except (NoWorkerError, NoValidWorkerError) as exc:
+                    raise RunnerError(_no_worker_message(exc, graph.tasks)) from exc
                 # Release the worker-side copy before the consumer asks for more.
                 futures[index] = None
                 future.release()
@@ -206,6 +208,8 @@ def _start_local_cluster(cfg: DaskRunnerOptions) -> distributed.LocalCluster:
         config["distributed.nanny.pre-spawn-environ"] = environ
     if cfg.allowed_failures is not None:
         config["distributed.scheduler.allowed-failures"] = cfg.allowed_failures
+    if cfg.no_workers_timeout is not None:
+        config["distributed.scheduler.no-workers-timeout"] = f"{cfg.no_workers_timeout}s"
     kwargs: dict[str, Any] = {}
     if cfg.spill_dir is not None:
         kwargs["local_directory"] = cfg.spill_dir
@@ -265,6 +269,20 @@ def _gpu_count() -> int:
         return int(nvml.device_get_count())
     except Exception:  # noqa: BLE001 - no NVML, no driver, no GPU: all mean zero
         return 0
+
+
+def _no_worker_message(exc: Exception, tasks: dict[Any, TaskInfo]) -> str:
+    key = getattr(exc, "task", None)
+    info = tasks.get(key)
+    what = info.describe() if info is not None else f"task {key!r}"
+    waited = getattr(exc, "timeout", None) or 0
+    return (
+        f"{what} found no worker to run it for {waited:g} s: the cluster lost its workers "
+        "(killed for memory, or stopped) and none came back, or none offers the resources "
+        "it asks for. Check the workers' logs; give each worker more memory "
+        "(memory_limit= in set_runner_dask) or split the data into smaller partitions "
+        "(df.into_partitions(...)); no_workers_timeout= sets how long to wait."
+    )
 
 
 def _killed_message(exc: KilledWorker, tasks: dict[Any, TaskInfo]) -> str:
