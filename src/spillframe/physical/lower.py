@@ -123,6 +123,9 @@ class Lowering:
         self.config = config or get_config()
         self.builder = StageBuilder()
         self.streaming_limit: L.Limit | None = None
+        self._shared_keys: Any = None
+        self._shared_roots: set[Any] = set()
+        self._shared: dict[Any, Pending] = {}
 
     # -- entry point ------------------------------------------------------------------
     def lower(self, plan: L.LogicalPlan, name: str = "query") -> PhysicalPlan:
@@ -133,11 +136,24 @@ class Lowering:
             node = node.child
         self.streaming_limit = node if isinstance(node, L.Limit) else None
         limit = self.streaming_limit.n if self.streaming_limit is not None else None
+        from spillframe.physical.shared import shared_subplans
+
+        self._shared_keys, self._shared_roots = shared_subplans(plan)
         pending = self.visit(plan)
         stage = self.materialize(pending)
         return PhysicalPlan(dict(self.builder.stages), stage, name, limit)
 
     def visit(self, node: L.LogicalPlan) -> Pending:
+        if self._shared_roots:
+            key = self._shared_keys.of(node)
+            if key in self._shared_roots:
+                # A repeated subplan: computed by one stage that every use reads.
+                if key not in self._shared:
+                    self._shared[key] = self.materialized(self._lower(node))
+                return self._shared[key]
+        return self._lower(node)
+
+    def _lower(self, node: L.LogicalPlan) -> Pending:
         method = getattr(self, f"lower_{type(node).__name__}", None)
         if method is None:
             from spillframe.physical import wide
