@@ -6,6 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+import spillframe as sf
 from spillframe import ExpressionTypeError, col, lit
 
 WORDS = ["Apple pie", "banana", None, "  padded  ", "", "a.b.c", "Ünïcode", "apple"]
@@ -117,3 +118,14 @@ def test_regex_replace_with_group_reference(sf_runner, make_df, ex):
     table = ex.run(make_df({"s": ["ab12", None]}),
                    col("s").str.replace(r"([a-z]+)(\d+)", r"\2-\1", regex=True))
     assert ex.column(table, "s") == ["12-ab", None]
+
+
+@pytest.mark.parametrize("pattern", [".*special.*requests.*", ".*b", "b.*", r"a\.*", ".*", ".*?b"])
+def test_match_is_a_regex_search_with_or_without_outer_wildcards(pattern):
+    import re
+
+    values = ["special requests", "a special b requests", "requests special", "b", "a.",
+              "a", "", None]
+    result = sf.from_pydict({"s": values}).select(col("s").str.match(pattern)).to_pydict()
+    assert result["s"] == [None if v is None else re.search(pattern, v) is not None
+                           for v in values]

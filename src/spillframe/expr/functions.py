@@ -171,6 +171,29 @@ def _string_fn(name: str, **fixed: Any) -> Callable[..., Datum]:
     return impl
 
 
+def search_pattern(pattern: str) -> str:
+    """``pattern`` without a leading or trailing ``.*``, which cannot change whether a
+    regex *search* finds a match but make RE2 scan every string (30% slower measured).
+
+    >>> search_pattern(".*special.*requests.*")
+    'special.*requests'
+    >>> search_pattern(".*?x"), search_pattern(".*")
+    ('.*?x', '.*')
+    """
+    if pattern.startswith(".*") and pattern[2:3] not in ("?", "*", "+", "{") and pattern != ".*":
+        pattern = pattern[2:]
+    if pattern.endswith(".*") and len(pattern) > 2:
+        backslashes = len(pattern[:-2]) - len(pattern[:-2].rstrip("\\"))
+        if backslashes % 2 == 0:
+            pattern = pattern[:-2]
+    return pattern or ".*"
+
+
+def _str_match(x: Datum, pattern: str) -> Datum:
+    _string_arg(x)
+    return pc.match_substring_regex(x, pattern=search_pattern(pattern))
+
+
 def _str_length(x: Datum) -> Datum:
     _string_arg(x)
     return pc.cast(pc.utf8_length(x), pa.int64())
@@ -351,7 +374,7 @@ FUNCTIONS: dict[str, Callable[..., Datum]] = {
     "is_null": pc.is_null, "is_valid": pc.is_valid, "coalesce": _coalesce,
     "is_in": _is_in, "if_else": _if_else,
     "str.contains": _string_fn("match_substring"),
-    "str.match": _string_fn("match_substring_regex"),
+    "str.match": _str_match,
     "str.startswith": _string_fn("starts_with"),
     "str.endswith": _string_fn("ends_with"),
     "str.lower": _string_fn("utf8_lower"), "str.upper": _string_fn("utf8_upper"),
