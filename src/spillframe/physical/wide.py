@@ -329,7 +329,8 @@ def lower_Sort(low: Lowering, node: L.Sort) -> Pending:
 
 def range_exchange(low: Lowering, child: Pending, keys: tuple[str, ...],
                    desc: tuple[bool, ...], nulls: tuple[bool, ...], n: int) -> Pending:
-    """Sample -> boundaries -> range split into ``n`` ordered partitions."""
+    """Sample -> range split into ``n`` ordered partitions (each split task derives the
+    boundaries from all samples)."""
     child = low.materialized(child)
     refs = [p.source for p in child.parts]
     per_partition = low.config.sort_samples_per_partition
@@ -337,13 +338,12 @@ def range_exchange(low: Lowering, child: Pending, keys: tuple[str, ...],
         low.task(sample_keys, (ref, keys, per_partition, i), "sort-sample", child)
         for i, ref in enumerate(refs)])
     samples = [TaskRef(sample_stage.id, i) for i in range(len(refs))]
-    bounds_stage = low.builder.add("sort-boundaries", [
-        low.task(boundaries_of, (samples, keys, desc, nulls, n), "sort-boundaries", child)])
-    bounds = TaskRef(bounds_stage.id, 0)
+    # Every split task computes the (same) boundaries from all samples itself: that is
+    # cheaper than a boundaries task every split waits for (one scheduling round trip).
     # range_split returns len(boundaries) + 1 buckets; compute_boundaries gives n - 1 rows
     # at most, fewer for few distinct keys, so missing buckets read as empty.
     split_stage = low.builder.add("sort-range", [
-        low.task(_RangeSplit(n), (ref, keys, desc, nulls, bounds), "sort-range", child,
+        low.task(_RangeSplit(n), (ref, keys, desc, nulls, samples), "sort-range", child,
                  num_outputs=n) for ref in refs], child.estimated_bytes, child.estimated_rows,
         detail=f"{len(refs)} -> {n} partitions")
     parts = tuple(Part([TaskRef(split_stage.id, i, j) for i in range(len(refs))])
@@ -358,7 +358,8 @@ class _RangeSplit:
     n: int
 
     def __call__(self, source: Any, keys: tuple[str, ...], desc: tuple[bool, ...],
-                 nulls: tuple[bool, ...], boundaries: pa.Table) -> list[pa.Table]:
+                 nulls: tuple[bool, ...], samples: list[pa.Table]) -> list[pa.Table]:
+        boundaries = boundaries_of(samples, keys, desc, nulls, self.n)
         buckets = split_by_range(source, keys, desc, nulls, boundaries)
         empty = buckets[0].schema.empty_table()
         return buckets + [empty] * (self.n - len(buckets))
