@@ -223,12 +223,14 @@ def _decoded(table: pa.Table, filters: tuple[tuple[str, Any], ...],
 def read_parquet_pieces(pieces: tuple[ParquetPiece, ...], physical: pa.Schema,
                         output: pa.Schema, columns: list[str] | None,
                         predicate: pc.Expression | None, limit: int | None,
-                        dictionary_filters: tuple[tuple[str, Any], ...] = ()) -> pa.Table:
+                        dictionary_filters: tuple[tuple[str, Any], ...] = (),
+                        use_threads: bool = False) -> pa.Table:
     """Read pieces, filter with ``predicate``, keep ``columns``, at most ``limit`` rows.
 
     ``dictionary_filters`` are ``(column, conjunct)`` pairs of the predicate on string
     columns read as dictionaries: the conjunct is tested on the distinct values only,
-    and only the rows that pass are decoded to strings.
+    and only the rows that pass are decoded to strings. ``use_threads`` lets Arrow
+    decode columns in parallel (for a scan with fewer tasks than cores).
     """
     file_format = ds.ParquetFileFormat()
     filesystem = pafs.LocalFileSystem()
@@ -252,7 +254,7 @@ def read_parquet_pieces(pieces: tuple[ParquetPiece, ...], physical: pa.Schema,
                 partition_expression=piece.partition_expression
                 if piece.partition_expression is not None else pc.scalar(True))
             scanner = ds.Scanner.from_fragment(fragment, schema=physical, columns=read_columns,
-                                               filter=predicate, use_threads=False)
+                                               filter=predicate, use_threads=use_threads)
             if dictionary_filters:
                 table = _decoded(scanner.to_table(), dictionary_filters, columns, remaining)
             else:

@@ -35,11 +35,14 @@ class ParquetScan:
     #: Conjuncts of the pushed predicate on one dictionary-encoded string column each,
     #: evaluated on the dictionary (see :func:`read_parquet_pieces`).
     dictionary_filters: tuple[tuple[str, Expression], ...] = ()
+    #: Decode columns in parallel: set when the scan has fewer tasks than cores.
+    use_threads: bool = False
 
     def read(self) -> pa.Table:
         cols = list(self.columns) if self.columns is not None else None
         return read_parquet_pieces(self.pieces, self.physical, self.output, cols,
-                                   self.predicate, self.limit, self.dictionary_filters)
+                                   self.predicate, self.limit, self.dictionary_filters,
+                                   self.use_threads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +104,8 @@ def _plan_parquet(source: ScanSource, config: Config) -> list[PlannedScan]:
     # so the predicate it applies never meets a string_view column.
     return [
         PlannedScan(ParquetScan(tuple(g), source.file_schema, source.schema, source.columns,
-                                predicate, source.limit, dictionary_filters),
+                                predicate, source.limit, dictionary_filters,
+                                len(groups) < config.parallelism),
                     sum(p.num_bytes for p in g),
                     None if predicate is not None else sum(p.num_rows for p in g))
         for g in groups
