@@ -270,3 +270,31 @@ def test_a_filtered_side_is_expected_small_enough_to_broadcast(sf_runner, make_d
     frame = dims.to_pandas()
     expected = facts.to_pandas().merge(frame[frame["w"] > 0], left_on="k", right_on="key")
     assert_df_equal(result, expected, check_dtype=False)
+
+
+def test_a_semi_join_on_a_filtered_side_is_expected_small(sf_runner, make_df):
+    """A semi join keeps at most its left rows, fewer when its right side is filtered:
+    joining its result to a large table broadcasts it (as TPC-H Q18 needs)."""
+    rng = np.random.default_rng(6)
+    facts = pa.table({"k": rng.integers(0, 2000, 4000), "x": rng.normal(size=4000)})
+    orders = pa.table({"key": np.arange(2000), "w": rng.normal(size=2000)})  # 32 KB
+    chosen = pa.table({"id": np.arange(0, 2000, 7), "score": rng.normal(size=286)})
+
+    def stages(df: sf.DataFrame) -> list[str]:
+        return [s.name for s in physical_plan(df._builder).stages.values()]
+
+    with sf.config.configure(broadcast_join_bytes=20_000, partition_bytes=16 * 1024):
+        big, dims = make_df(facts, num_partitions=4), make_df(orders, num_partitions=2)
+        picks = make_df(chosen, num_partitions=2)
+        kept = dims.join(picks.where(col("score") > 0), left_on="key", right_on="id",
+                         how="semi")
+        query = big.join(kept, left_on="k", right_on="key")
+        assert stages(query).count("broadcast-join") >= 1
+        assert "broadcast-join" not in stages(big.join(dims, left_on="k", right_on="key"))
+        result = query.to_arrow()
+    picked = chosen.to_pandas()
+    good = set(picked.loc[picked["score"] > 0, "id"])
+    frame = orders.to_pandas()
+    expected = facts.to_pandas().merge(frame[frame["key"].isin(good)], left_on="k",
+                                       right_on="key")
+    assert_df_equal(result, expected, check_dtype=False)

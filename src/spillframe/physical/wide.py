@@ -396,11 +396,11 @@ def lower_Join(low: Lowering, node: L.Join) -> Pending:
     tasks = [low.task(join_partitions, (lp.source, lp.steps, rp.source, rp.steps, spec),
                       "hash-join", _merged(left, right))
              for lp, rp in zip(left.parts, right.parts)]
-    stage = low.builder.add("hash-join", tasks, _add(left.estimated_bytes,
-                                                     right.estimated_bytes))
+    estimate, share = _join_estimate(node.how, left, right)
+    stage = low.builder.add("hash-join", tasks, estimate)
     keeps_left = node.how in ("inner", "left", "semi", "anti")
-    return _stage_output(stage.id, len(tasks), node.schema, stage.estimated_bytes,
-                         left.partitioning if keeps_left else None, _joined_share(left, right))
+    return _stage_output(stage.id, len(tasks), node.schema, estimate,
+                         left.partitioning if keeps_left else None, share)
 
 
 def _matching_keys(side: Pending, on: list[str], other_on: list[str]) -> list[str] | None:
@@ -464,20 +464,28 @@ def broadcast_join(low: Lowering, left: Pending, right: Pending, spec: JoinSpec,
             (every, (), p.source, p.steps)
         tasks.append(low.task(join_partitions, (*args, spec), "broadcast-join",
                               _merged(left, right)))
-    stage = low.builder.add("broadcast-join", tasks, _add(big.estimated_bytes,
-                                                          small.estimated_bytes))
+    estimate, share = _join_estimate(spec.how, left, right)
+    stage = low.builder.add("broadcast-join", tasks, estimate)
     keeps_left = side == "right" and spec.how in ("inner", "left", "semi", "anti")
-    return _stage_output(stage.id, len(tasks), spec.schema, stage.estimated_bytes,
-                         big.partitioning if keeps_left else None, _joined_share(left, right))
+    return _stage_output(stage.id, len(tasks), spec.schema, estimate,
+                         big.partitioning if keeps_left else None, share)
 
 
-def _joined_share(left: Pending, right: Pending) -> float:
-    """Expected share of a join's estimate (the sum of its sides') after filters."""
-    if left.estimated_bytes is None or right.estimated_bytes is None:
-        return min(left.selectivity, right.selectivity)
-    total = left.estimated_bytes + right.estimated_bytes
+def _join_estimate(how: str, left: Pending, right: Pending) -> tuple[int | None, float]:
+    """A join's output size (upper bound) and expected share of it after filters.
+
+    semi/anti keep some left rows: at most the left side; a semi join keeps as few as
+    the filters on its right side leave keys to match (their selectivity). Other joins:
+    the sum of both sides, with their expected shares combined.
+    """
+    if how in ("semi", "anti"):
+        share = left.selectivity * (right.selectivity if how == "semi" else 1.0)
+        return left.estimated_bytes, share
+    total = _add(left.estimated_bytes, right.estimated_bytes)
+    if total is None:
+        return None, min(left.selectivity, right.selectivity)
     expected = (left.expected_bytes or 0) + (right.expected_bytes or 0)
-    return expected / total if total else 1.0
+    return total, expected / total if total else 1.0
 
 
 def _stage_output(stage_id: int, n: int, schema: pa.Schema, estimate: int | None,
