@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import spillframe as sf
 from spillframe import col, lit
 from spillframe.expr import functions
-from spillframe.expr.evaluate import structural_key
+from spillframe.expr.evaluate import value_key as structural_key
 
 
 def test_equal_expressions_share_a_key():

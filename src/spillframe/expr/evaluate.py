@@ -89,12 +89,13 @@ def resolve_field(expr: Expression, schema: pa.Schema) -> pa.Field:
 
 
 @functools.lru_cache(maxsize=4096)
-def structural_key(expr: Expression) -> tuple[Any, ...] | None:
-    """A key equal for expressions that compute the same values (aliases aside), or
-    None for expressions that call Python functions, whose identity a key cannot hold.
+def value_key(expr: Expression) -> tuple[Any, ...] | None:
+    """A key equal for expressions that compute the same values (aliases aside, unlike
+    :func:`spillframe.expr.expression.structural_key`), or None for expressions that
+    call Python functions, whose results may differ between calls.
 
     >>> from spillframe import col, lit
-    >>> structural_key(col("a") + 1) == structural_key((col("a") + lit(1)).alias("b"))
+    >>> value_key(col("a") + 1) == value_key((col("a") + lit(1)).alias("b"))
     True
     """
     if isinstance(expr, Column):
@@ -102,9 +103,9 @@ def structural_key(expr: Expression) -> tuple[Any, ...] | None:
     if isinstance(expr, Literal):
         return ("lit", str(expr.value.type), repr(expr.value.as_py()))
     if isinstance(expr, Alias):
-        return structural_key(expr.child)
+        return value_key(expr.child)
     if isinstance(expr, (Cast, Function)):
-        children = tuple(structural_key(c) for c in expr.children())
+        children = tuple(value_key(c) for c in expr.children())
         if None in children:
             return None
         detail = str(expr.dtype) if isinstance(expr, Cast) else (expr.fn, repr(expr.options))
@@ -126,7 +127,7 @@ def evaluate(expr: Expression, table: pa.Table, memo: dict[Any, Any] | None = No
     if isinstance(expr, Alias):
         return evaluate(expr.child, table, memo)
     if memo is not None and isinstance(expr, (Cast, Function)):
-        key = structural_key(expr)
+        key = value_key(expr)
         if key is not None:
             if key not in memo:
                 memo[key] = _evaluate_call(expr, table, memo)

@@ -20,6 +20,7 @@ from spillframe.io.parquet import (
 from spillframe.io.text import TextRange, plan_ranges, read_csv_ranges, read_json_ranges
 from spillframe.io.types import normalize_type
 from spillframe.logical.nodes import ScanSource
+from spillframe.optimizer.rules.transform import conjoin, conjuncts
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ def _plan_parquet(source: ScanSource, config: Config) -> list[PlannedScan]:
         encoded = dictionary_encoded_strings(pieces[0].path, source.file_schema)
         dictionary_filters, rest = split_dictionary_filters(source.predicate, encoded)
         if dictionary_filters:
-            predicate = to_arrow_filter(_all_of(rest)) if rest else None
+            predicate = to_arrow_filter(conjoin(rest)) if rest else None
     # Reading with the normalized schema makes the scanner cast view types as it reads,
     # so the predicate it applies never meets a string_view column.
     return [
@@ -110,20 +111,6 @@ def _plan_parquet(source: ScanSource, config: Config) -> list[PlannedScan]:
                     None if predicate is not None else sum(p.num_rows for p in g))
         for g in groups
     ]
-
-
-def conjuncts(expr: Expression) -> list[Expression]:
-    """The terms of a chain of ``&``: a row passes ``expr`` when it passes all of them."""
-    if isinstance(expr, Function) and expr.fn == "and":
-        return [c for arg in expr.args for c in conjuncts(arg)]
-    return [expr]
-
-
-def _all_of(terms: list[Expression]) -> Expression:
-    result = terms[0]
-    for term in terms[1:]:
-        result = result & term
-    return result
 
 
 #: Functions whose result is null for a null input: they give the same answer when

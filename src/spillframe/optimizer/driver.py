@@ -9,10 +9,12 @@ from spillframe.logical.nodes import LogicalPlan
 from spillframe.optimizer.rules.pushdown_limit import pushdown_limit
 from spillframe.optimizer.rules.pushdown_predicates import pushdown_predicates
 from spillframe.optimizer.rules.pushdown_projections import pushdown_projections
+from spillframe.optimizer.rules.reduce_grouped_sides import reduce_grouped_sides
 
 Rule = Callable[[LogicalPlan], LogicalPlan]
 
-RULES: tuple[Rule, ...] = (pushdown_predicates, pushdown_projections, pushdown_limit)
+RULES: tuple[Rule, ...] = (pushdown_predicates, pushdown_projections, pushdown_limit,
+                           reduce_grouped_sides)
 
 MAX_PASSES = 50
 

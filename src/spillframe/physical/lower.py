@@ -141,7 +141,14 @@ class Lowering:
         self._shared_keys, self._shared_roots = shared_subplans(plan)
         pending = self.visit(plan)
         stage = self.materialize(pending)
-        return PhysicalPlan(dict(self.builder.stages), stage, name, limit)
+        physical = PhysicalPlan(dict(self.builder.stages), stage, name, limit)
+        # Stages nothing reads (an optional reduction that was not worth it) are dropped,
+        # so that no runner counts their reads when it frees intermediate outputs.
+        needed = {stage_id for stage_id, _ in physical.reachable()}
+        if len(needed) < len(physical.stages):
+            physical = PhysicalPlan({i: st for i, st in physical.stages.items() if i in needed},
+                                    stage, name, limit)
+        return physical
 
     def visit(self, node: L.LogicalPlan) -> Pending:
         if self._shared_roots:

@@ -3,7 +3,7 @@
 TPC-H Q15 aggregates revenue per supplier and uses it twice (its maximum, and a join);
 Q11, Q17, Q22 and others repeat a subquery the same way. Two subtrees are the same
 when they are structurally equal: same operators, same expressions (see
-:func:`spillframe.expr.evaluate.structural_key`), same sources. Only subtrees with a
+:func:`spillframe.expr.expression.structural_key`), same sources. Only subtrees with a
 wide operator (aggregation, join, sort...) are shared: recomputing a scan with a few
 narrow steps costs about what holding its output for a second consumer saves, and
 keeping it would hold whole inputs in memory. Subtrees with Python functions (UDFs,
@@ -18,8 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from spillframe.expr.evaluate import structural_key
-from spillframe.expr.expression import AggExpr, Alias, Cast, Expression, Function
+from spillframe.expr.expression import Expression, PyApply, UdfCall, structural_key
 from spillframe.logical import nodes as L
 
 _UNKEYABLE = object()
@@ -73,21 +72,16 @@ class _Keys:
 
 
 def expression_key(expr: Expression) -> tuple[Any, ...] | None:
-    """Like :func:`structural_key`, but output names count (``alias``) and aggregations
-    are keyed too: equal keys mean equal values *and* equal column names."""
-    if isinstance(expr, Alias):
-        inner = expression_key(expr.child)
-        return None if inner is None else ("alias", expr.name, inner)
-    if isinstance(expr, AggExpr):
-        inner = expression_key(expr.child)
-        return None if inner is None else ("agg", expr.op, inner)
-    if isinstance(expr, (Cast, Function)):
-        children = tuple(expression_key(c) for c in expr.children())
-        if None in children:
-            return None
-        detail = str(expr.dtype) if isinstance(expr, Cast) else (expr.fn, repr(expr.options))
-        return (type(expr).__name__, detail, children)
-    return structural_key(expr)  # columns and literals; None for Python functions
+    """:func:`structural_key` (names count: equal keys mean equal values *and* equal
+    column names), or None when ``expr`` calls Python functions or is not hashable."""
+    if any(isinstance(node, (PyApply, UdfCall)) for node in expr.walk()):
+        return None
+    key = structural_key(expr)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _is_wide(node: L.LogicalPlan) -> bool:
