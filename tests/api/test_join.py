@@ -298,3 +298,27 @@ def test_a_semi_join_on_a_filtered_side_is_expected_small(sf_runner, make_df):
     expected = facts.to_pandas().merge(frame[frame["key"].isin(good)], left_on="k",
                                        right_on="key")
     assert_df_equal(result, expected, check_dtype=False)
+
+
+def test_a_side_expected_small_but_possibly_large_is_not_broadcast(make_df):
+    """The guess that filters keep little only broadcasts a side whose upper bound is
+    at most four partitions: every task would hold the whole side if the guess failed."""
+    rng = np.random.default_rng(8)
+    facts = pa.table({"k": rng.integers(0, 2000, 4000), "x": rng.normal(size=4000)})
+    dims = pa.table({"key": np.arange(2000), "w": rng.normal(size=2000)})  # 32 KB
+
+    with sf.config.configure(broadcast_join_bytes=20_000, partition_bytes=1024):
+        left, right = make_df(facts, num_partitions=4), make_df(dims, num_partitions=2)
+        filtered = left.join(right.where(col("w") > 0), left_on="k", right_on="key")
+        names = [s.name for s in physical_plan(filtered._builder).stages.values()]
+    assert "broadcast-join" not in names
+
+
+def test_each_condition_of_a_filter_counts_with_backoff():
+    from spillframe.physical.lower import predicate_selectivity
+
+    one = predicate_selectivity(col("a") > 1)
+    two = predicate_selectivity((col("a") > 1) & (col("a") < 5))
+    assert one == pytest.approx(0.2)
+    assert two == pytest.approx(0.2 * 0.2 ** 0.5)
+    assert predicate_selectivity((col("a") > 1) | (col("b") > 1)) == pytest.approx(0.2)

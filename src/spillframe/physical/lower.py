@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from spillframe.config import Config, get_config
-from spillframe.expr.expression import Alias, Column
+from spillframe.expr.expression import Alias, Column, Expression
 from spillframe.kernels.narrow import (
     ExplodeStep,
     FilterStep,
@@ -90,9 +90,21 @@ class Pending:
         return all(not p.steps and isinstance(p.source, TaskRef) for p in self.parts)
 
 
-#: Share of rows a filter is expected to keep (DuckDB and Spark guess alike without
-#: column statistics). It only decides broadcasts; see ``Pending.selectivity``.
+#: Share of rows one filter condition is expected to keep (DuckDB and Spark guess alike
+#: without column statistics). It only decides broadcasts; see ``Pending.selectivity``.
 FILTER_SELECTIVITY = 0.2
+
+
+def predicate_selectivity(predicate: Expression) -> float:
+    """Expected share of rows kept by ``predicate``: each ``&``-ed condition keeps a
+    fifth, with exponential backoff (the k-th condition counts with exponent 1/2**k),
+    since conditions are rarely independent (a range is two of them)."""
+    from spillframe.optimizer.rules.transform import conjuncts
+
+    share = 1.0
+    for k in range(min(len(conjuncts(predicate)), 8)):
+        share *= FILTER_SELECTIVITY ** (1 / 2 ** k)
+    return share
 
 
 def partitioning_after(step: Step, keys: tuple[str, ...],
@@ -219,7 +231,8 @@ class Lowering:
                        sum(p.estimated_bytes for p in planned),
                        None if None in rows else sum(rows),  # type: ignore[arg-type]
                        (f"scan-{node.format}",),
-                       selectivity=1.0 if node.predicate is None else FILTER_SELECTIVITY)
+                       selectivity=1.0 if node.predicate is None
+                       else predicate_selectivity(node.predicate))
 
     # -- narrow operators ------------------------------------------------------------------------
     def lower_Project(self, node: L.Project) -> Pending:
@@ -235,7 +248,7 @@ class Lowering:
     def lower_Filter(self, node: L.Filter) -> Pending:
         child = self.visit(node.child)
         return child.then(FilterStep(node.predicate), "filter", estimated_rows=None,
-                          selectivity=child.selectivity * FILTER_SELECTIVITY)
+                          selectivity=child.selectivity * predicate_selectivity(node.predicate))
 
     def lower_Explode(self, node: L.Explode) -> Pending:
         child = self.visit(node.child)

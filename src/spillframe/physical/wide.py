@@ -444,11 +444,9 @@ def _reducing_semi_join(low: Lowering, node: L.Join) -> Pending:
     side's keys are broadcast to filter the left side when they are expected small;
     otherwise the left side passes unfiltered, which gives the same query result."""
     rows, keys = low.visit(node.left), low.visit(node.right)
-    expected = keys.expected_bytes
     worth_it = (  # well filtered keys, few enough to broadcast, a fraction of the rows
-        keys.selectivity <= REDUCE_SELECTIVITY and expected is not None
-        and expected <= low.config.broadcast_join_bytes
-        and (rows.estimated_bytes is None or 4 * expected <= rows.estimated_bytes))
+        keys.selectivity <= REDUCE_SELECTIVITY and broadcastable(low, keys)
+        and (rows.estimated_bytes is None or 4 * keys.expected_bytes <= rows.estimated_bytes))
     if not worth_it:
         return rows  # the keys' stages stay unreachable: nothing runs them
     spec = JoinSpec(node.left_on, node.right_on, "semi", node.prefix, node.suffix,
@@ -462,20 +460,29 @@ def broadcast_side(low: Lowering, node: L.Join, left: Pending, right: Pending) -
         return "right"
     if node.strategy == "hash" or node.how == "outer":
         return None
-    threshold = low.config.broadcast_join_bytes
     can_right = node.how in ("inner", "left", "semi", "anti")
     can_left = node.how in ("inner", "right")
     if node.strategy == "broadcast":
         if can_right and (not can_left or _smaller(right, left)):
             return "right"
         return "left" if can_left else None
-    if can_right and right.expected_bytes is not None and right.expected_bytes <= threshold \
-            and left.num_partitions > 1:
+    if can_right and broadcastable(low, right) and left.num_partitions > 1:
         return "right"
-    if can_left and left.expected_bytes is not None and left.expected_bytes <= threshold \
-            and right.num_partitions > 1:
+    if can_left and broadcastable(low, left) and right.num_partitions > 1:
         return "left"
     return None
+
+
+def broadcastable(low: Lowering, side: Pending) -> bool:
+    """Whether ``side`` is small enough to send whole to every task of the other side:
+    expected (after filters) under ``broadcast_join_bytes``, and at most (the upper
+    bound) four partitions' worth, so a guess that filters keep little cannot make
+    every task hold a large table."""
+    if side.expected_bytes is None or side.estimated_bytes is None:
+        return False
+    cap = max(low.config.broadcast_join_bytes, 4 * low.config.partition_bytes)
+    return side.expected_bytes <= low.config.broadcast_join_bytes and \
+        side.estimated_bytes <= cap
 
 
 def broadcast_join(low: Lowering, left: Pending, right: Pending, spec: JoinSpec,
