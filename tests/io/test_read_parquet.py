@@ -157,3 +157,13 @@ def test_nested_hive_directories(sf_runner, tmp_path):
     assert df.column_names == ["v", "year", "month"]
     got = df.where((col("year") == 2024) & (col("month") == 2)).to_pydict()
     assert got == {"v": [202402], "year": [2024], "month": [2]}
+
+
+def test_a_rewritten_file_is_planned_anew(sf_runner, tmp_path):
+    """Planning caches what it reads from footers per file version: a file written
+    again (new size or modification time) is read again, never from the cache."""
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"x": list(range(10))}), path)
+    assert sf.read_parquet(str(path)).where(sf.col("x") >= 5).count_rows() == 5
+    pq.write_table(pa.table({"x": list(range(100))}), path, row_group_size=30)
+    assert sf.read_parquet(str(path)).where(sf.col("x") >= 5).count_rows() == 95

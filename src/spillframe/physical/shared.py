@@ -29,7 +29,8 @@ class _Keys:
 
     def __init__(self) -> None:
         self._by_id: dict[int, Any] = {}
-        self._alive: list[L.LogicalPlan] = []  # ids stay valid while we hold the nodes
+        self._alive: list[Any] = []  # ids stay valid while we hold the objects
+        self._text: dict[int, str] = {}
 
     def of(self, node: L.LogicalPlan) -> tuple[Any, ...] | None:
         found = self._by_id.get(id(node), _UNKEYABLE)
@@ -63,7 +64,11 @@ class _Keys:
         if isinstance(value, pa.Table):
             return ("table", id(value))  # the same in-memory data, not equal data
         if isinstance(value, (pa.Schema, pa.DataType)):
-            return str(value)
+            text = self._text.get(id(value))
+            if text is None:
+                text = self._text[id(value)] = str(value)
+                self._alive.append(value)
+            return text
         try:
             hash(value)
         except TypeError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from spillframe.expr.expression import Alias, Column, col
 from spillframe.logical import nodes as L
@@ -34,9 +35,11 @@ def reduce_grouped_sides(plan: L.LogicalPlan) -> L.LogicalPlan:
     from spillframe.physical.shared import _Keys
 
     keys = _Keys()
-    counts = Counter(keys.of(n) for n in plan.walk())
+    counts: Counter[Any] = Counter()
 
     def repeated(node: L.LogicalPlan) -> bool:
+        if not counts:  # keyed only once a candidate is found
+            counts.update(keys.of(n) for n in plan.walk())
         key = keys.of(node)
         return key is not None and counts[key] > 1
 
