@@ -83,12 +83,13 @@ def _record(engine: str, query: str, status: str, error: str) -> dict:
 # The Dask runner's partition size, probed case by case (one query per process, as
 # here) on 2026-11-27 after Parquet estimates became the decoded in-memory size.
 PARTITION_PROBE = [
-    "128 MiB (spillframe's default): sort and groupby fail (workers OOM-killed in "
+    "128 MiB (the core's default; first session): sort and groupby fail (workers OOM-killed in "
     "`sort-sample` and `agg-partial`), join hangs until the time limit after its workers "
     "are killed",
     "32 MiB: sort ok but 6 workers killed and recomputed (100 s), groupby ok, join fails "
     "(`hash-join` kept killing workers)",
-    "16 MiB: sort and groupby ok, join fails (`hash-join` kept killing workers)",
+    "16 MiB: sort and groupby ok, join fails (`hash-join` kept killing workers; second "
+    "session, jemalloc workers: RunnerError after 4 killed workers, 109 s)",
     "8 MiB: all three ok without a worker restart (run alone; one restart when run "
     "concurrently with another cluster) -- now the Dask runner's own default on these "
     "workers (1/64 of the memory per worker thread)",
@@ -112,7 +113,8 @@ def to_markdown(records: list[dict], cluster: Cluster, budget: LocalBudget) -> s
         f"- `spillframe` = spillframe on the Dask runner (`set_runner_dask`): LocalCluster of "
         f"{cluster.n_workers} workers x {cluster.threads_per_worker} thread x "
         f"{cluster.memory_limit}, distributed's default memory thresholds (target 0.6, spill "
-        "0.7, pause 0.8, terminate 0.95), `partition_bytes` as noted.",
+        "0.7, pause 0.8, terminate 0.95), `partition_bytes` as noted (the runner's own "
+        "choice for these workers).",
         f"- `spillframe-py` = spillframe on the local PyRunner in the benchmark process: "
         f"`set_runner_py(num_threads={budget.threads}, "
         f"memory_limit={budget.py_memory_limit // MIB} MiB, spill_dir=...)` (memory_limit "
@@ -122,8 +124,9 @@ def to_markdown(records: list[dict], cluster: Cluster, budget: LocalBudget) -> s
         f"{budget.duckdb_memory_limit}'`, `threads={budget.threads}`, a `temp_directory` and "
         "`preserve_insertion_order=false`.",
         "- `dask` = dask.dataframe on a plain LocalCluster of the same shape as `spillframe`'s.",
-        "- `dask-tuned` = dask.dataframe on the Dask runner's LocalCluster (Arrow system "
-        "allocator, fixed mmap threshold, `malloc_trim` above half the limit).",
+        "- `dask-tuned` = dask.dataframe on the Dask runner's LocalCluster (Arrow's jemalloc "
+        "returning freed pages at once on these small workers, `malloc_trim` and a purge of "
+        "Arrow's cached pages above half the limit).",
         "",
         "Dask engines: each case runs in its own process on a fresh cluster; the answer is "
         "collected in the driver. `spillframe-py` and `duckdb`: each case runs in its own "
