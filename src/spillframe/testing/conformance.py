@@ -43,10 +43,11 @@ class RunnerConformance:
     runner_options: ClassVar[dict[str, Any]] = {}
 
     @pytest.fixture(autouse=True, scope="class")
-    def _conformance_runner(self) -> Iterator[Runner]:
-        if not self.runner_name:
+    @classmethod
+    def _conformance_runner(cls) -> Iterator[Runner]:
+        if not cls.runner_name:
             pytest.skip("RunnerConformance subclasses must set runner_name")
-        runner = create_runner(self.runner_name, **self.runner_options)
+        runner = create_runner(cls.runner_name, **cls.runner_options)
         previous = set_active_runner(runner)
         try:
             yield runner
