@@ -69,3 +69,19 @@ def test_subqueries_with_python_functions_run_for_each_use(sf_runner, path):
         query = totals.join(totals.agg(col("total").max().alias("best")), how="cross")
         assert file_reads(query) == 2 * scan_partitions(path)
         assert query.count_rows() == 50
+
+
+def test_uses_that_read_different_columns_still_share(sf_runner, path):
+    """One use needs ``w``, the other does not: both read the union of their columns, so
+    that the join is computed once (TPC-H Q17 joins lineitem and part this way)."""
+    dims = pa.table({"k": np.arange(50), "w": np.linspace(-1, 1, 50)})
+    with sf.config.configure(partition_bytes=16 * 1024):
+        joined = sf.read_parquet(path).join(sf.from_arrow(dims), on="k")
+        means = joined.groupby("k").agg(col("v").mean().alias("m"))
+        query = joined.join(means, on="k").where(col("v") > col("m") + col("w"))
+        assert file_reads(query) == scan_partitions(path)
+        result = query.select("k", "v").to_arrow()
+    frame = pd.read_parquet(path).merge(dims.to_pandas(), on="k")
+    frame = frame.merge(frame.groupby("k", as_index=False).agg(m=("v", "mean")), on="k")
+    expected = frame[frame["v"] > frame["m"] + frame["w"]][["k", "v"]]
+    assert_df_equal(result, expected, rtol=1e-9)

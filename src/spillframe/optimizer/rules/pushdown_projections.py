@@ -2,13 +2,62 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 from spillframe.expr.expression import Expression
 from spillframe.logical import nodes as L
 
 
 def pushdown_projections(plan: L.LogicalPlan) -> L.LogicalPlan:
-    """Drop unused projected expressions and unread scan columns."""
-    return _prune(plan, None)
+    """Drop unused projected expressions and unread scan columns.
+
+    A subtree that occurs more than once keeps the union of the columns its uses need,
+    so that its copies stay identical and the plan computes it once (see
+    ``physical.shared``) instead of twice with different columns.
+    """
+    keys, unions = _shared_requirements(plan)
+    return _prune(plan, None, keys, unions)
+
+
+_UNSEEN = object()
+
+
+def _shared_requirements(plan: L.LogicalPlan) -> tuple[Any, dict[Any, set[str] | None]]:
+    """For each subtree occurring more than once: the union of what its uses require."""
+    from spillframe.physical.shared import _Keys
+
+    keys = _Keys()
+    counts = Counter(keys.of(n) for n in plan.walk())
+    repeated = {k for k, n in counts.items() if n > 1 and k is not None}
+    unions: dict[Any, Any] = {}
+    if not repeated:
+        return keys, unions
+
+    def visit(node: L.LogicalPlan, required: set[str] | None) -> None:
+        key = keys.of(node)
+        if key in repeated:
+            seen = unions.get(key, _UNSEEN)
+            unions[key] = required if seen is _UNSEEN else _merge(seen, required)
+        for child, needed in zip(node.children(), _requirements(node, required)):
+            visit(child, needed)
+
+    visit(plan, None)
+    return keys, unions
+
+
+def _merge(a: set[str] | None, b: set[str] | None) -> set[str] | None:
+    return None if a is None or b is None else a | b
+
+
+def _requirements(node: L.LogicalPlan, required: set[str] | None) -> list[set[str] | None]:
+    """What each child must produce, as :func:`_prune` asks of it."""
+    if isinstance(node, L.Project):
+        exprs = node.exprs if required is None else \
+            tuple(e for e in node.exprs if e.output_name() in required) or node.exprs[:1]
+        return [_columns(exprs)]
+    needed = _child_requirements(node, required)
+    return needed if needed is not None else [None] * len(node.children())
 
 
 def _columns(exprs: tuple[Expression, ...] | list[Expression]) -> set[str]:
@@ -18,8 +67,13 @@ def _columns(exprs: tuple[Expression, ...] | list[Expression]) -> set[str]:
     return found
 
 
-def _prune(node: L.LogicalPlan, required: set[str] | None) -> L.LogicalPlan:
+def _prune(node: L.LogicalPlan, required: set[str] | None, keys: Any,
+           unions: dict[Any, set[str] | None]) -> L.LogicalPlan:
     """``node`` rewritten to produce at least the ``required`` columns (all if None)."""
+    if unions:
+        key = keys.of(node)
+        if key in unions:
+            required = _merge(required, unions[key])
     if isinstance(node, L.ScanSource):
         return _prune_scan(node, required)
     if isinstance(node, L.Project):
@@ -27,7 +81,7 @@ def _prune(node: L.LogicalPlan, required: set[str] | None) -> L.LogicalPlan:
             tuple(e for e in node.exprs if e.output_name() in required)
         if not exprs:  # keep one column so the row count survives
             exprs = node.exprs[:1]
-        child = _prune(node.child, _columns(exprs))
+        child = _prune(node.child, _columns(exprs), keys, unions)
         if child is node.child and len(exprs) == len(node.exprs):
             return node
         return L.Project(child, exprs=exprs)
@@ -35,7 +89,7 @@ def _prune(node: L.LogicalPlan, required: set[str] | None) -> L.LogicalPlan:
     if needed is None:
         return node
     children = node.children()
-    new = tuple(_prune(c, r) for c, r in zip(children, needed))
+    new = tuple(_prune(c, r, keys, unions) for c, r in zip(children, needed))
     if all(a is b for a, b in zip(children, new)):
         return node
     return node.with_children(new)
