@@ -71,17 +71,23 @@ def test_subqueries_with_python_functions_run_for_each_use(sf_runner, path):
         assert query.count_rows() == 50
 
 
-def test_uses_that_read_different_columns_still_share(sf_runner, path):
-    """One use needs ``w``, the other does not: both read the union of their columns, so
+def test_uses_that_read_different_columns_still_share(sf_runner, tmp_path):
+    """One use needs ``u``, the other does not: both read the union of their columns, so
     that the join is computed once (TPC-H Q17 joins lineitem and part this way)."""
+    rng = np.random.default_rng(3)
+    facts = pa.table({"k": rng.integers(0, 50, 3000), "v": rng.normal(size=3000),
+                      "u": rng.normal(size=3000)})
+    path = str(tmp_path / "facts.parquet")
+    pq.write_table(facts, path, row_group_size=300)
     dims = pa.table({"k": np.arange(50), "w": np.linspace(-1, 1, 50)})
     with sf.config.configure(partition_bytes=16 * 1024):
         joined = sf.read_parquet(path).join(sf.from_arrow(dims), on="k")
         means = joined.groupby("k").agg(col("v").mean().alias("m"))
-        query = joined.join(means, on="k").where(col("v") > col("m") + col("w"))
+        query = joined.join(means, on="k").where(col("u") > col("m") + col("w"))
+        assert scan_partitions(path) > 1
         assert file_reads(query) == scan_partitions(path)
-        result = query.select("k", "v").to_arrow()
-    frame = pd.read_parquet(path).merge(dims.to_pandas(), on="k")
+        result = query.select("k", "u").to_arrow()
+    frame = facts.to_pandas().merge(dims.to_pandas(), on="k")
     frame = frame.merge(frame.groupby("k", as_index=False).agg(m=("v", "mean")), on="k")
-    expected = frame[frame["v"] > frame["m"] + frame["w"]][["k", "v"]]
+    expected = frame[frame["u"] > frame["m"] + frame["w"]][["k", "u"]]
     assert_df_equal(result, expected, rtol=1e-9)
