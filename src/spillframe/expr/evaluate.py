@@ -19,6 +19,7 @@ from spillframe.expr.expression import (
     Literal,
     PyApply,
     UdfCall,
+    cacheable_key,
 )
 from spillframe.expr.functions import call, result_type
 
@@ -90,27 +91,14 @@ def resolve_field(expr: Expression, schema: pa.Schema) -> pa.Field:
 
 @functools.lru_cache(maxsize=4096)
 def value_key(expr: Expression) -> tuple[Any, ...] | None:
-    """A key equal for expressions that compute the same values (aliases aside, unlike
-    :func:`spillframe.expr.expression.structural_key`), or None for expressions that
-    call Python functions, whose results may differ between calls.
+    """:func:`~spillframe.expr.expression.cacheable_key` without an outer alias: a key
+    equal for expressions that compute the same values whatever they are named.
 
     >>> from spillframe import col, lit
     >>> value_key(col("a") + 1) == value_key((col("a") + lit(1)).alias("b"))
     True
     """
-    if isinstance(expr, Column):
-        return ("col", expr.name)
-    if isinstance(expr, Literal):
-        return ("lit", str(expr.value.type), repr(expr.value.as_py()))
-    if isinstance(expr, Alias):
-        return value_key(expr.child)
-    if isinstance(expr, (Cast, Function)):
-        children = tuple(value_key(c) for c in expr.children())
-        if None in children:
-            return None
-        detail = str(expr.dtype) if isinstance(expr, Cast) else (expr.fn, repr(expr.options))
-        return (type(expr).__name__, detail, children)
-    return None
+    return cacheable_key(expr.child if isinstance(expr, Alias) else expr)
 
 
 def evaluate(expr: Expression, table: pa.Table, memo: dict[Any, Any] | None = None) -> Any:

@@ -433,3 +433,17 @@ def structural_key(expr: Expression) -> tuple[Any, ...]:
             value = getattr(expr, name)
             fields.append(str(value) if isinstance(value, pa.DataType) else value)
     return (*fields, tuple(structural_key(c) for c in expr.children()))
+
+
+def cacheable_key(expr: Expression) -> tuple[Any, ...] | None:
+    """:func:`structural_key`, or None when ``expr`` calls Python functions (``apply``,
+    UDFs), whose results may differ between calls, or its key is not hashable. Equal
+    keys mean the same values under the same output name, so a result may be reused."""
+    if any(isinstance(node, (PyApply, UdfCall)) for node in expr.walk()):
+        return None
+    key = structural_key(expr)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key

@@ -7,6 +7,7 @@ from typing import Any
 
 from spillframe.expr.expression import Expression
 from spillframe.logical import nodes as L
+from spillframe.logical.keys import PlanKeys
 
 
 def pushdown_projections(plan: L.LogicalPlan) -> L.LogicalPlan:
@@ -23,11 +24,9 @@ def pushdown_projections(plan: L.LogicalPlan) -> L.LogicalPlan:
 _UNSEEN = object()
 
 
-def _shared_requirements(plan: L.LogicalPlan) -> tuple[Any, dict[Any, set[str] | None]]:
+def _shared_requirements(plan: L.LogicalPlan) -> tuple[PlanKeys, dict[Any, set[str] | None]]:
     """For each subtree occurring more than once: the union of what its uses require."""
-    from spillframe.physical.shared import _Keys
-
-    keys = _Keys()
+    keys = PlanKeys()
     counts = Counter(keys.of(n) for n in plan.walk())
     repeated = {k for k, n in counts.items() if n > 1 and k is not None}
     unions: dict[Any, Any] = {}
@@ -67,7 +66,7 @@ def _columns(exprs: tuple[Expression, ...] | list[Expression]) -> set[str]:
     return found
 
 
-def _prune(node: L.LogicalPlan, required: set[str] | None, keys: Any,
+def _prune(node: L.LogicalPlan, required: set[str] | None, keys: PlanKeys,
            unions: dict[Any, set[str] | None]) -> L.LogicalPlan:
     """``node`` rewritten to produce at least the ``required`` columns (all if None)."""
     if unions:

@@ -21,6 +21,7 @@ from typing import Any
 
 from spillframe.expr.expression import Alias, Column, col
 from spillframe.logical import nodes as L
+from spillframe.logical.keys import PlanKeys
 from spillframe.optimizer.rules.transform import transform_down
 
 REDUCE = "reduce"
@@ -32,9 +33,7 @@ def reduce_grouped_sides(plan: L.LogicalPlan) -> L.LogicalPlan:
     An aggregation that also occurs elsewhere in the plan is left alone: it is computed
     once for all its uses (see ``physical.shared``), and the other uses need all groups.
     """
-    from spillframe.physical.shared import _Keys
-
-    keys = _Keys()
+    keys = PlanKeys()
     counts: Counter[Any] = Counter()
 
     def repeated(node: L.LogicalPlan) -> bool:
