@@ -16,6 +16,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from spillframe.errors import SourceError
+from spillframe.expr.evaluate import evaluate
 from spillframe.io.paths import common_root
 from spillframe.io.types import normalize_schema, normalize_table
 
@@ -222,8 +223,6 @@ def _dictionary_encoded(path: str, schema: pa.Schema) -> set[str]:
 def _dictionary_mask(table: pa.Table, filters: tuple[tuple[str, Any], ...]) -> pa.ChunkedArray:
     """Rows passing every ``(column, conjunct)``: each conjunct is evaluated on the
     distinct values of a dictionary chunk, then gathered by the chunk's indices."""
-    from spillframe.expr.evaluate import evaluate
-
     mask = None
     for name, term in filters:
         chunks = []

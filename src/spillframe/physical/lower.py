@@ -29,7 +29,9 @@ from spillframe.kernels.narrow import (
     slice_partition,
 )
 from spillframe.logical import nodes as L
+from spillframe.optimizer.rules.transform import conjuncts
 from spillframe.physical.plan import PhysicalPlan, ResourceRequest, StageBuilder, Task, TaskRef
+from spillframe.physical.shared import shared_subplans
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,6 @@ def predicate_selectivity(predicate: Expression) -> float:
     """Expected share of rows kept by ``predicate``: each ``&``-ed condition keeps a
     fifth, with exponential backoff (the k-th condition counts with exponent 1/2**k),
     since conditions are rarely independent (a range is two of them)."""
-    from spillframe.optimizer.rules.transform import conjuncts
-
     share = 1.0
     for k in range(min(len(conjuncts(predicate)), 8)):
         share *= FILTER_SELECTIVITY ** (1 / 2 ** k)
@@ -148,8 +148,6 @@ class Lowering:
             node = node.child
         self.streaming_limit = node if isinstance(node, L.Limit) else None
         limit = self.streaming_limit.n if self.streaming_limit is not None else None
-        from spillframe.physical.shared import shared_subplans
-
         self._shared_keys, self._shared_roots = shared_subplans(plan)
         pending = self.visit(plan)
         stage = self.materialize(pending)
