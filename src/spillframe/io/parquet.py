@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from spillframe.errors import SourceError
 from spillframe.expr.evaluate import evaluate
 from spillframe.io.paths import common_root
-from spillframe.io.types import normalize_schema, normalize_table
+from spillframe.io.types import normalize_schema, normalize_table, unify_file_schemas
 
 
 def _dataset(files: list[str], hive: bool, schema: pa.Schema | None = None) -> ds.Dataset:
@@ -28,29 +28,21 @@ def _dataset(files: list[str], hive: bool, schema: pa.Schema | None = None) -> d
     return ds.dataset(files, **kwargs)
 
 
+def _read_schema(path: str) -> pa.Schema:
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(f"cannot read Parquet file {path!r}: {exc}") from None
+
+
 def discover_parquet_schema(files: list[str], hive: bool) -> tuple[pa.Schema, pa.Schema]:
     """``(physical schema of the files, schema spillframe exposes)``.
 
     Every file's footer is read and the schemas are unified; a file whose schema
     cannot be unified with the ones before it is named in the error.
     """
-    unified: pa.Schema | None = None
-    for path in files:
-        try:
-            schema = pq.read_schema(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise SourceError(f"cannot read Parquet file {path!r}: {exc}") from None
-        if unified is None:
-            unified = schema
-            continue
-        try:
-            unified = pa.unify_schemas([unified, schema], promote_options="permissive")
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise SourceError(
-                f"the schema of Parquet file {path!r} cannot be unified with {files[0]!r}: "
-                f"{exc}; pass schema= to read_parquet to choose the types"
-            ) from None
-    assert unified is not None  # expand_paths never returns an empty list
+    unified = unify_file_schemas(((path, _read_schema(path)) for path in files),
+                                 "Parquet", "read_parquet")
     unified = unified.remove_metadata()
     if hive:
         partition_fields = [f for f in _dataset(files, True).schema if f.name not in unified.names]

@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
 from spillframe.errors import SourceError
-from spillframe.io.types import normalize_schema
+from spillframe.io.types import normalize_schema, unify_file_schemas
 
 _INFER_BYTES = 1 << 20
 
@@ -93,23 +93,17 @@ def discover_json_schema(files: list[str]) -> pa.Schema:
     Keys that only appear in later files become columns too (null elsewhere); a key
     whose types cannot be unified raises :class:`SourceError` naming both files.
     """
-    unified: pa.Schema | None = None
-    for i, path in enumerate(files):
-        head = _head(path, _INFER_BYTES if i == 0 else _INFER_OTHER_BYTES)
-        try:
-            schema = pajson.read_json(io.BytesIO(head)).schema
-        except pa.ArrowInvalid as exc:
-            raise SourceError(f"cannot parse JSON file {path!r}: {exc}") from None
-        try:
-            unified = schema if unified is None else \
-                pa.unify_schemas([unified, schema], promote_options="permissive")
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise SourceError(
-                f"the schema of JSON file {path!r} cannot be unified with {files[0]!r}: "
-                f"{exc}; pass schema= to read_json to choose the types"
-            ) from None
-    assert unified is not None  # expand_paths never returns an empty list
-    return normalize_schema(unified)
+    return normalize_schema(unify_file_schemas(
+        ((path, _json_head_schema(path, i == 0)) for i, path in enumerate(files)),
+        "JSON", "read_json"))
+
+
+def _json_head_schema(path: str, first: bool) -> pa.Schema:
+    head = _head(path, _INFER_BYTES if first else _INFER_OTHER_BYTES)
+    try:
+        return pajson.read_json(io.BytesIO(head)).schema
+    except pa.ArrowInvalid as exc:
+        raise SourceError(f"cannot parse JSON file {path!r}: {exc}") from None
 
 
 def plan_ranges(files: list[str], target_bytes: int) -> list[TextRange]:
