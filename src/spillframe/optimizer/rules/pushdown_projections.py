@@ -52,11 +52,17 @@ def _merge(a: set[str] | None, b: set[str] | None) -> set[str] | None:
 def _requirements(node: L.LogicalPlan, required: set[str] | None) -> list[set[str] | None]:
     """What each child must produce, as :func:`_prune` asks of it."""
     if isinstance(node, L.Project):
-        exprs = node.exprs if required is None else \
-            tuple(e for e in node.exprs if e.output_name() in required) or node.exprs[:1]
-        return [_columns(exprs)]
+        return [_columns(_kept_exprs(node, required))]
     needed = _child_requirements(node, required)
     return needed if needed is not None else [None] * len(node.children())
+
+
+def _kept_exprs(node: L.Project, required: set[str] | None) -> tuple[Expression, ...]:
+    """The projected expressions ``required`` asks for; at least one, so that the row
+    count survives."""
+    if required is None:
+        return node.exprs
+    return tuple(e for e in node.exprs if e.output_name() in required) or node.exprs[:1]
 
 
 def _columns(exprs: tuple[Expression, ...] | list[Expression]) -> set[str]:
@@ -76,10 +82,7 @@ def _prune(node: L.LogicalPlan, required: set[str] | None, keys: PlanKeys,
     if isinstance(node, L.ScanSource):
         return _prune_scan(node, required)
     if isinstance(node, L.Project):
-        exprs = node.exprs if required is None else \
-            tuple(e for e in node.exprs if e.output_name() in required)
-        if not exprs:  # keep one column so the row count survives
-            exprs = node.exprs[:1]
+        exprs = _kept_exprs(node, required)
         child = _prune(node.child, _columns(exprs), keys, unions)
         if child is node.child and len(exprs) == len(node.exprs):
             return node
