@@ -178,8 +178,11 @@ def run_local_case(
         )
 
         def batches() -> Any:
-            with spillframe.config.configure(**changes) as config:
-                record.settings["partition_bytes"] = config.partition_bytes
+            from spillframe.api.execution import runner_config
+
+            with spillframe.config.configure(**changes):
+                # What the plan uses: the runner's suggestion unless given here.
+                record.settings["partition_bytes"] = runner_config(runner).partition_bytes
                 yield from spillframe_batches(query, paths)
     elif engine == "duckdb":
 

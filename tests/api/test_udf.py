@@ -77,7 +77,7 @@ def test_override_options_returns_a_new_udf():
 def test_resource_request_reaches_the_plan(make_df, capsys):
     big = halve.override_options(memory_bytes=3 << 20)
     make_df({"x": [1.0]}).with_column("h", big(col("x"))).explain()
-    assert "memory=3.0 MiB" in capsys.readouterr().out
+    assert "(declared 3.0 MiB)" in capsys.readouterr().out
 
 
 class Model:

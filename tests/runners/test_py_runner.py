@@ -159,3 +159,70 @@ def test_cached_pages_go_back_to_the_os_only_above_half_the_budget(
     use_runner(memory_limit=memory_limit)
     assert sf.from_pydict({"x": list(range(1000))}).where(col("x") > 997).count_rows() == 2
     assert bool(calls) is released
+
+
+@pytest.mark.parametrize(("text", "expected"), [("256MiB", 256 << 20), ("1 GiB", 1 << 30),
+                                                 (1 << 28, 1 << 28)])
+def test_memory_limit_takes_sizes(text, expected):
+    runner = PyRunner(memory_limit=text, spill_limit="2GiB")
+    assert runner.memory_limit == expected and runner.spill_limit == 2 << 30
+    runner.close()
+
+
+def test_a_bad_memory_limit_names_the_option():
+    with pytest.raises(ValueError, match=r"memory_limit must be .*'256MiB'"):
+        PyRunner(memory_limit="a lot")
+
+
+def test_stored_outputs_and_reservations_stay_within_the_budget(use_runner, tmp_path,
+                                                                monkeypatch):
+    from spillframe.runners import spill
+
+    # put() and reserve() are the calls that add memory; serialized here, each one's
+    # state after it returned is what it left (other calls only take memory away).
+    seen, serial = [], threading.Lock()
+
+    def checked(method):
+        def call(store, *args, **kwargs):
+            with serial:
+                method(store, *args, **kwargs)
+                with store._lock:
+                    held = store.memory_bytes - store._writing_bytes + store.reserved_bytes
+                    seen.append((held, store.memory_limit, bool(store._memory)))
+        return call
+
+    for name in ("put", "reserve"):
+        monkeypatch.setattr(spill.SpillStore, name, checked(getattr(spill.SpillStore, name)))
+    expected = _wide_query().to_pandas()
+    runner = use_runner(num_threads=2, memory_limit=512 * 1024, spill_dir=str(tmp_path))
+    with configure(partition_bytes=64 * 1024):
+        assert_df_equal(_wide_query().to_pandas(), expected)
+    assert seen and runner.last_spill_stats.spilled_bytes > 0
+    # Over the budget only when nothing spillable is left (every table claimed by tasks).
+    assert all(held <= limit or not spillable for held, limit, spillable in seen)
+
+
+@pytest.mark.parametrize("query", ["sort", "groupby", "join"])
+def test_a_task_larger_than_the_budget_runs_out_of_core(use_runner, tmp_path, query):
+    n = 40_000
+    data = {"k": [(i * 7919) % 5003 for i in range(n)], "s": [f"s{i:07d}" for i in range(n)]}
+    other = {"k": list(range(0, 5003, 3)), "t": [f"t{i}" for i in range(0, 5003, 3)]}
+
+    def build():
+        df = sf.from_pydict(data)  # one partition: one task holds all of it
+        if query == "sort":
+            return df.sort(["k", "s"])
+        if query == "groupby":
+            return df.groupby("k").agg(col("s").max().alias("m"), col("s").count().alias("c"))
+        return df.join(sf.from_pydict(other), on="k", strategy="hash")
+
+    expected = build().to_pandas()
+    runner = use_runner(num_threads=2, memory_limit=256 * 1024, spill_dir=str(tmp_path))
+    with configure(partition_bytes=64 << 20):  # a plan of one big task
+        result = build().to_pandas()
+    if query == "sort":
+        assert result.equals(expected)
+    else:
+        assert_df_equal(result, expected)
+    assert runner.last_spill_stats.spilled_bytes > 0, "the kernel did not go out of core"
+    assert os.listdir(tmp_path) == []

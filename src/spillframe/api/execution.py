@@ -10,7 +10,7 @@ from spillframe.config import Config, with_defaults
 from spillframe.logical.nodes import LogicalPlan
 from spillframe.optimizer import optimize
 from spillframe.physical.lower import lower_plan
-from spillframe.physical.plan import PhysicalPlan
+from spillframe.physical.plan import PhysicalPlan, Stage
 from spillframe.runners.base import Runner, get_runner
 
 
@@ -83,16 +83,28 @@ def physical_text(plan: PhysicalPlan) -> str:
         reads = f" <- stages {inputs}" if inputs else ""
         detail = f" ({stage.detail})" if stage.detail else ""
         marker = " [output]" if stage.id == plan.output_stage else ""
-        resources = stage.tasks[0].resources if stage.tasks else None
-        extra = ""
-        if resources is not None and (resources.memory_bytes or resources.num_gpus):
-            extra = (f", per task: cpus={resources.num_cpus:g} gpus={resources.num_gpus:g} "
-                     f"memory={_bytes(resources.memory_bytes)}")
+        extra = _task_resources(stage)
         lines.append(f"Stage {stage.id}: {stage.name}, {stage.num_partitions} partitions, "
                      f"est. {size}{rows}{detail}{reads}{extra}{marker}")
     if plan.limit is not None:
         lines.append(f"Output stops after {plan.limit} rows")
     return "\n".join(lines)
+
+
+def _task_resources(stage: Stage) -> str:
+    """``, per task: memory 42.0 MiB`` (the largest reservation of the stage's tasks:
+    declared requests plus the planner's working-memory estimate), with CPUs and GPUs
+    when a task declares other than one CPU."""
+    if not stage.tasks:
+        return ""
+    largest = max((t.reservation() for t in stage.tasks), key=lambda r: r.memory_bytes)
+    text = f", per task: memory {_bytes(largest.memory_bytes)}"
+    declared = max(t.resources.memory_bytes for t in stage.tasks)
+    if declared:
+        text += f" (declared {_bytes(declared)})"
+    if largest.num_gpus or largest.num_cpus != 1:
+        text += f", cpus={largest.num_cpus:g} gpus={largest.num_gpus:g}"
+    return text
 
 
 def _bytes(n: int | None) -> str:

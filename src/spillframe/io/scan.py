@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,11 @@ class ParquetScan:
     dictionary_filters: tuple[tuple[str, Expression], ...] = ()
     #: Decode columns in parallel: set when the scan has fewer tasks than cores.
     use_threads: bool = False
+
+    def select_columns(self, names: tuple[str, ...]) -> ParquetScan:
+        """The same rows, reading only the columns ``names`` (filters still apply)."""
+        return dataclasses.replace(self, columns=tuple(names),
+                                   output=pa.schema([self.output.field(n) for n in names]))
 
     def read(self) -> pa.Table:
         cols = list(self.columns) if self.columns is not None else None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 
 from spillframe.expr.evaluate import evaluate, evaluate_column
 from spillframe.expr.expression import Expression
+from spillframe.kernels.budget import current_grant
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class FilterStep:
     """Keep rows where ``predicate`` is true (null counts as false)."""
 
     predicate: Expression
+    row_wise: ClassVar[bool] = True
 
     def __call__(self, table: pa.Table) -> pa.Table:
         mask = evaluate(self.predicate, table)
@@ -33,6 +35,7 @@ class ProjectStep:
 
     exprs: tuple[Expression, ...]
     schema: pa.Schema
+    row_wise: ClassVar[bool] = True
 
     def __call__(self, table: pa.Table) -> pa.Table:
         memo: dict[Any, Any] = {}  # common subexpressions are computed once
@@ -110,23 +113,91 @@ def _explode_values(arr: pa.Array, lengths: np.ndarray, counts: np.ndarray) -> p
 Step = Callable[[pa.Table], pa.Table]
 
 
+class PartitionStream(Sequence[pa.Table]):
+    """Input partitions that are loaded one at a time, as a kernel reaches them.
+
+    A runner passes a task's list of input references as a stream, so that a kernel
+    that can work piece by piece (an out-of-core sort, join or aggregation) never
+    holds every input at once. ``nbytes`` are the inputs' in-memory sizes, known
+    before loading. Each input is loaded at most once: a stream is iterated once.
+
+    Examples
+    --------
+    >>> stream = PartitionStream([lambda: pa.table({"a": [1]}), lambda: pa.table({"a": [2]})])
+    >>> [t["a"][0].as_py() for t in stream]
+    [1, 2]
+    """
+
+    def __init__(self, loaders: list[Callable[[], pa.Table]],
+                 nbytes: list[int] | None = None) -> None:
+        self._loaders = list(loaders)
+        self.nbytes = list(nbytes) if nbytes is not None else [0] * len(self._loaders)
+
+    def __len__(self) -> int:
+        return len(self._loaders)
+
+    def __getitem__(self, index: int) -> pa.Table:  # type: ignore[override]
+        return self._loaders[index]()
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        for i in range(len(self._loaders)):
+            loader, self._loaders[i] = self._loaders[i], _loaded
+            yield loader()
+
+
+def _loaded() -> pa.Table:
+    raise RuntimeError("a PartitionStream input was read twice")
+
+
 def run_pipeline(source: Any, steps: tuple[Step, ...]) -> pa.Table:
     """Apply ``steps`` in order to one partition.
 
-    ``source`` is a table, a list of tables to concatenate (merged partitions), or a
-    scan (any object with ``read() -> pa.Table``).
+    ``source`` is a table, a list (or :class:`PartitionStream`) of tables to
+    concatenate (merged partitions), or a scan (any object with ``read() ->
+    pa.Table``). When the runner granted the task a memory budget and a step can
+    consume its input partition by partition (it has ``run_partitions``, as sort and
+    aggregation steps do), the steps before it run on each input partition and that
+    step gets the stream, so it can go out of core instead of concatenating.
     """
-    if isinstance(source, list):
+    grant = current_grant()
+    wide = _first_streaming_step(steps) if grant is not None else None
+    if wide is not None:
+        before = steps[:wide]
+        table = steps[wide].run_partitions(  # type: ignore[attr-defined]
+            (apply_steps(t, before) for t in _partitions(source)), grant)
+        return apply_steps(table, steps[wide + 1:])
+    if isinstance(source, (list, PartitionStream)):
         from spillframe.kernels.exchange import concat_tables
 
-        table = concat_tables(source)
+        table = concat_tables(list(source))
     elif isinstance(source, pa.Table):
         table = source
     else:
         table = source.read()
+    return apply_steps(table, steps)
+
+
+def _partitions(source: Any) -> Iterator[pa.Table]:
+    if isinstance(source, (list, PartitionStream)):
+        yield from source
+    else:
+        yield source if isinstance(source, pa.Table) else source.read()
+
+
+def apply_steps(table: pa.Table, steps: tuple[Step, ...]) -> pa.Table:
     for step in steps:
         table = step(table)
     return table
+
+
+def _first_streaming_step(steps: tuple[Step, ...]) -> int | None:
+    """Index of the first step that takes a stream, if only row-wise steps precede it."""
+    for i, step in enumerate(steps):
+        if hasattr(step, "run_partitions"):
+            return i
+        if not getattr(step, "row_wise", False):
+            return None
+    return None
 
 
 def slice_partition(table: pa.Table, part: int, parts: int) -> pa.Table:

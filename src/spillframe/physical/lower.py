@@ -30,6 +30,7 @@ from spillframe.kernels.narrow import (
 )
 from spillframe.logical import nodes as L
 from spillframe.optimizer.rules.transform import conjuncts
+from spillframe.physical.memory import PIPELINE_FACTOR, pipeline_factor, working_memory
 from spillframe.physical.plan import PhysicalPlan, ResourceRequest, StageBuilder, Task, TaskRef
 from spillframe.physical.shared import shared_subplans
 
@@ -40,9 +41,11 @@ class Part:
 
     source: Any  # TaskRef, list of TaskRefs, pa.Table, or a scan with .read()
     steps: tuple[Step, ...] = ()
+    #: Estimated bytes a scan source reads (other sources are sized from the plan).
+    scan_bytes: int = 0
 
     def then(self, step: Step) -> Part:
-        return Part(self.source, (*self.steps, step))
+        return Part(self.source, (*self.steps, step), self.scan_bytes)
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,8 @@ class Lowering:
                 if [p.source.index for p in pending.parts] == list(range(stage.num_partitions)):
                     return stage_id
         tasks = [self.task(run_pipeline, (p.source, p.steps), name or pending.task_name,
-                           pending) for p in pending.parts]
+                           pending, parts=(p,), factor=pipeline_factor(p.steps))
+                 for p in pending.parts]
         stage = self.builder.add(name or pending.task_name, tasks, pending.estimated_bytes,
                                  pending.estimated_rows)
         return stage.id
@@ -204,9 +208,15 @@ class Lowering:
                                    resources=ResourceRequest(), labels=())
 
     def task(self, kernel: Any, args: tuple[Any, ...], name: str, pending: Pending,
-             num_outputs: int = 1) -> Task:
+             num_outputs: int = 1, parts: tuple[Part, ...] = (),
+             factor: float = PIPELINE_FACTOR) -> Task:
+        """A task of ``kernel(*args)`` with the resources ``pending`` declares and the
+        working memory of ``factor`` times its inputs (``parts``' scans and the task
+        outputs ``args`` reference; see :mod:`spillframe.physical.memory`)."""
         label = ", ".join(pending.labels) or name
-        return Task(kernel, args, name, pending.resources, num_outputs, label)
+        memory = working_memory(args, sum(p.scan_bytes for p in parts), factor,
+                                self.builder.stages)
+        return Task(kernel, args, name, pending.resources, num_outputs, label, memory)
 
     def exchange_partitions(self, estimated_bytes: int | None, fallback: int) -> int:
         """Partitions for an exchange: estimated bytes / partition_bytes, bounded."""
@@ -225,7 +235,7 @@ class Lowering:
 
         planned = plan_scan(node, self.config)
         rows = [p.estimated_rows for p in planned]
-        return Pending(tuple(Part(p.scan) for p in planned), node.schema,
+        return Pending(tuple(Part(p.scan, (), p.estimated_bytes) for p in planned), node.schema,
                        sum(p.estimated_bytes for p in planned),
                        None if None in rows else sum(rows),  # type: ignore[arg-type]
                        (f"scan-{node.format}",),

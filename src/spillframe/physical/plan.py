@@ -44,6 +44,29 @@ class ResourceRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkingMemory:
+    """The planner's estimate of a task's peak working memory (see
+    :mod:`spillframe.physical.memory`): ``factor`` bytes per byte of input, where the
+    input is ``scan_bytes`` read from files plus ``ref_bytes`` read from other tasks.
+
+    The estimate is soft, unlike a UDF's declared ``memory_bytes``: a runner may
+    refine it from the actual size of the referenced outputs (:meth:`peak`), and a
+    task whose estimate exceeds every budget still runs, alone, with its kernel in
+    its out-of-core form.
+    """
+
+    scan_bytes: int = 0
+    ref_bytes: int = 0
+    factor: float = 0.0
+
+    def peak(self, ref_bytes: int | None = None) -> int:
+        """Estimated peak bytes; ``ref_bytes``: the actual size of the task's inputs
+        that are outputs of other tasks (the planned size when None)."""
+        refs = self.ref_bytes if ref_bytes is None else ref_bytes
+        return int((self.scan_bytes + refs) * self.factor)
+
+
+@dataclass(frozen=True, slots=True)
 class TaskRef:
     """A reference to the output of task ``index`` of stage ``stage_id``.
 
@@ -70,6 +93,16 @@ class Task:
     num_outputs: int = 1
     # A label a runner may show for errors (the UDF or operator that asked for resources).
     label: str = ""
+    #: The planner's working-memory estimate, added to ``resources`` by :meth:`reservation`.
+    memory: WorkingMemory = field(default_factory=WorkingMemory)
+
+    def reservation(self, ref_bytes: int | None = None) -> ResourceRequest:
+        """What a runner reserves for this task: the declared ``resources`` (a UDF's
+        request, a hard minimum) plus the working-memory estimate, refined from the
+        actual bytes of its referenced inputs when ``ref_bytes`` is given."""
+        r = self.resources
+        return ResourceRequest(r.num_cpus, r.num_gpus,
+                               r.memory_bytes + self.memory.peak(ref_bytes))
 
     def refs(self) -> list[TaskRef]:
         """Every TaskRef in ``args``, in order (with repeats)."""

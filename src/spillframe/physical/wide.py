@@ -10,26 +10,43 @@ plan has one partition.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from spillframe.expr.evaluate import resolve_field
 from spillframe.expr.expression import Column, Expression, col
 from spillframe.kernels.aggregate import AggSpec, aggregate, final_aggregate, partial_aggregate
+from spillframe.kernels.budget import MemoryGrant, current_grant
 from spillframe.kernels.exchange import (
     compute_boundaries,
+    concat_tables,
     hash_split,
     random_split,
     range_split,
     sample_for_boundaries,
 )
+from spillframe.kernels.external import external_sort, grace_hash_join, spilling_aggregate
 from spillframe.kernels.join import hash_join
-from spillframe.kernels.narrow import ProjectStep, Step, run_pipeline
+from spillframe.kernels.narrow import (
+    PartitionStream,
+    ProjectStep,
+    Step,
+    apply_steps,
+    run_pipeline,
+)
 from spillframe.kernels.sort import sort_table, top_k
 from spillframe.logical import nodes as L
 from spillframe.physical.lower import Lowering, Part, Pending
+from spillframe.physical.memory import (
+    AGGREGATE_FACTOR,
+    JOIN_FACTOR,
+    SORT_FACTOR,
+    SPLIT_FACTOR,
+    pipeline_factor,
+)
 from spillframe.physical.plan import ResourceRequest, TaskRef
 
 # -- steps and kernels (top-level and picklable) ---------------------------------------------
@@ -43,10 +60,22 @@ class AggregateStep:
     specs: tuple[AggSpec, ...]
     phase: str
     schema: pa.Schema | None = None
+    memory_factor: ClassVar[float] = AGGREGATE_FACTOR
 
     def __call__(self, table: pa.Table) -> pa.Table:
         fn = {"single": aggregate, "partial": partial_aggregate, "final": final_aggregate}
-        result = fn[self.phase](table, list(self.keys), list(self.specs))
+        return self._typed(fn[self.phase](table, list(self.keys), list(self.specs)))
+
+    def run_partitions(self, tables: Iterable[pa.Table], grant: MemoryGrant) -> pa.Table:
+        """Aggregate a stream of input partitions within ``grant``: a single or final
+        phase spills hash-partitioned input to disk when the groups outgrow it."""
+        if self.phase == "partial":
+            return self(concat_tables(list(tables)))
+        result = spilling_aggregate(tables, list(self.keys), list(self.specs), self.phase,
+                                    grant)
+        return self._typed(result)
+
+    def _typed(self, result: pa.Table) -> pa.Table:
         if self.schema is not None and not result.schema.equals(self.schema):
             result = result.rename_columns(self.schema.names).cast(self.schema)
         return result
@@ -59,9 +88,16 @@ class SortStep:
     keys: tuple[str, ...]
     descending: tuple[bool, ...]
     nulls_first: tuple[bool, ...]
+    memory_factor: ClassVar[float] = SORT_FACTOR
 
     def __call__(self, table: pa.Table) -> pa.Table:
         return sort_table(table, list(self.keys), list(self.descending), list(self.nulls_first))
+
+    def run_partitions(self, tables: Iterable[pa.Table], grant: MemoryGrant) -> pa.Table:
+        """Sort a stream of input partitions within ``grant`` (sorted runs spilled to
+        disk and merged when the input outgrows it)."""
+        return external_sort(tables, list(self.keys), list(self.descending),
+                             list(self.nulls_first), grant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +137,19 @@ def split_at_random(source: Any, steps: tuple[Step, ...], n: int, seed: int) -> 
     return random_split(run_pipeline(source, steps), n, seed)
 
 
-def split_by_range(source: Any, keys: tuple[str, ...], descending: tuple[bool, ...],
-                   nulls_first: tuple[bool, ...], boundaries: pa.Table) -> list[pa.Table]:
-    """Split a partition into ``len(boundaries) + 1`` buckets of ordered key ranges."""
-    return range_split(run_pipeline(source, ()), list(keys), list(descending),
+def split_by_range(source: Any, steps: tuple[Step, ...], keys: tuple[str, ...],
+                   descending: tuple[bool, ...], nulls_first: tuple[bool, ...],
+                   boundaries: pa.Table) -> list[pa.Table]:
+    """Run a partition's pending steps, then split it into ``len(boundaries) + 1``
+    buckets of ordered key ranges."""
+    return range_split(run_pipeline(source, steps), list(keys), list(descending),
                        list(nulls_first), boundaries)
 
 
-def sample_keys(source: Any, keys: tuple[str, ...], n: int, seed: int) -> pa.Table:
-    """A random sample of a partition's sort keys."""
-    return sample_for_boundaries(run_pipeline(source, ()), list(keys), n, seed)
+def sample_keys(source: Any, steps: tuple[Step, ...], keys: tuple[str, ...], n: int,
+                seed: int) -> pa.Table:
+    """A random sample of a partition's sort keys (after its pending steps)."""
+    return sample_for_boundaries(run_pipeline(source, steps), list(keys), n, seed)
 
 
 def boundaries_of(samples: list[pa.Table], keys: tuple[str, ...], descending: tuple[bool, ...],
@@ -121,13 +160,35 @@ def boundaries_of(samples: list[pa.Table], keys: tuple[str, ...], descending: tu
 
 def join_partitions(left: Any, left_steps: tuple[Step, ...], right: Any,
                     right_steps: tuple[Step, ...], spec: JoinSpec) -> pa.Table:
-    """Join one left partition with one right partition (either may be a list to concat)."""
-    result = hash_join(run_pipeline(left, left_steps), run_pipeline(right, right_steps),
-                       list(spec.left_on), list(spec.right_on), spec.how, spec.prefix,
-                       spec.suffix)
+    """Join one left partition with one right partition (either may be a list to concat).
+
+    Within a memory grant (set by the runner) the sides are read partition by partition
+    and joined by :func:`grace_hash_join`, which goes out of core when they outgrow it.
+    """
+    grant = current_grant()
+    if grant is not None and spec.how != "cross":
+        result = grace_hash_join(_side_stream(left, left_steps),
+                                 _side_stream(right, right_steps), list(spec.left_on),
+                                 list(spec.right_on), spec.how, spec.prefix, spec.suffix,
+                                 grant)
+    else:
+        result = hash_join(run_pipeline(left, left_steps), run_pipeline(right, right_steps),
+                           list(spec.left_on), list(spec.right_on), spec.how, spec.prefix,
+                           spec.suffix)
     if not result.schema.equals(spec.schema):
         result = result.cast(spec.schema)
     return result
+
+
+def _side_stream(source: Any, steps: tuple[Step, ...]) -> Iterator[pa.Table]:
+    """One join side as a stream of tables: merged partitions one by one when every
+    pending step is row-wise, else the whole side as one table."""
+    if isinstance(source, (list, PartitionStream)) and \
+            all(getattr(step, "row_wise", False) for step in steps):
+        for table in source:
+            yield apply_steps(table, steps)
+    else:
+        yield run_pipeline(source, steps)
 
 
 # -- exchanges --------------------------------------------------------------------------------
@@ -145,7 +206,8 @@ def exchange(low: Lowering, pending: Pending, n: int, name: str, kernel: Any,
     if n == 1:
         return merged_into_one(low, pending, name)
     tasks = [low.task(kernel, (p.source, p.steps, *extra, *((i,) if seeded else ())), name,
-                      pending, num_outputs=n)
+                      pending, num_outputs=n, parts=(p,),
+                      factor=max(SPLIT_FACTOR, pipeline_factor(p.steps)))
              for i, p in enumerate(pending.parts)]
     stage = low.builder.add(name, tasks, pending.estimated_bytes, pending.estimated_rows,
                             detail=f"{pending.num_partitions} -> {n} partitions")
@@ -330,25 +392,46 @@ def lower_Sort(low: Lowering, node: L.Sort) -> Pending:
 def range_exchange(low: Lowering, child: Pending, keys: tuple[str, ...],
                    desc: tuple[bool, ...], nulls: tuple[bool, ...], n: int) -> Pending:
     """Sample -> range split into ``n`` ordered partitions (each split task derives the
-    boundaries from all samples)."""
-    child = low.materialized(child)
-    refs = [p.source for p in child.parts]
+    boundaries from all samples).
+
+    When the input partitions can be read again (files or in-memory tables, pending
+    steps without Python functions), the samplers and the splits each read them: no
+    split can start before every partition was sampled, so a materialized input would
+    be held (and, out of core, spilled and read back) whole in between. Reading a
+    Parquet scan twice costs less than that (the samplers read only the key columns).
+    """
+    rereadable = not child.labels and all(not isinstance(p.source, (TaskRef, list))
+                                          for p in child.parts)
+    if not rereadable:
+        child = low.materialized(child)
     per_partition = low.config.sort_samples_per_partition
     sample_stage = low.builder.add("sort-sample", [
-        low.task(sample_keys, (ref, keys, per_partition, i), "sort-sample", child)
-        for i, ref in enumerate(refs)])
-    samples = [TaskRef(sample_stage.id, i) for i in range(len(refs))]
+        low.task(sample_keys, (*_key_source(p, keys), keys, per_partition, i), "sort-sample",
+                 child, parts=(p,)) for i, p in enumerate(child.parts)])
+    samples = [TaskRef(sample_stage.id, i) for i in range(child.num_partitions)]
     # Every split task computes the (same) boundaries from all samples itself: that is
     # cheaper than a boundaries task every split waits for (one scheduling round trip).
     # range_split returns len(boundaries) + 1 buckets; compute_boundaries gives n - 1 rows
     # at most, fewer for few distinct keys, so missing buckets read as empty.
     split_stage = low.builder.add("sort-range", [
-        low.task(_RangeSplit(n), (ref, keys, desc, nulls, samples), "sort-range", child,
-                 num_outputs=n) for ref in refs], child.estimated_bytes, child.estimated_rows,
-        detail=f"{len(refs)} -> {n} partitions")
-    parts = tuple(Part([TaskRef(split_stage.id, i, j) for i in range(len(refs))])
+        low.task(_RangeSplit(n), (p.source, p.steps, keys, desc, nulls, samples),
+                 "sort-range", child, num_outputs=n, parts=(p,),
+                 factor=max(SPLIT_FACTOR, pipeline_factor(p.steps)))
+        for p in child.parts], child.estimated_bytes, child.estimated_rows,
+        detail=f"{child.num_partitions} -> {n} partitions")
+    parts = tuple(Part([TaskRef(split_stage.id, i, j) for i in range(child.num_partitions)])
                   for j in range(n))
-    return dataclasses.replace(child, parts=parts, words=(), partitioning=None)
+    return dataclasses.replace(child, parts=parts, words=(), partitioning=None,
+                               resources=ResourceRequest(), labels=())
+
+
+def _key_source(part: Part, keys: tuple[str, ...]) -> tuple[Any, tuple[Step, ...]]:
+    """What a sampler reads: a scan narrowed to the key columns when nothing else is
+    pending, else the partition with its steps."""
+    narrowed = getattr(part.source, "select_columns", None)
+    if not part.steps and narrowed is not None:
+        return narrowed(keys), ()
+    return part.source, part.steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,10 +440,11 @@ class _RangeSplit:
 
     n: int
 
-    def __call__(self, source: Any, keys: tuple[str, ...], desc: tuple[bool, ...],
-                 nulls: tuple[bool, ...], samples: list[pa.Table]) -> list[pa.Table]:
+    def __call__(self, source: Any, steps: tuple[Step, ...], keys: tuple[str, ...],
+                 desc: tuple[bool, ...], nulls: tuple[bool, ...],
+                 samples: list[pa.Table]) -> list[pa.Table]:
         boundaries = boundaries_of(samples, keys, desc, nulls, self.n)
-        buckets = split_by_range(source, keys, desc, nulls, boundaries)
+        buckets = split_by_range(source, steps, keys, desc, nulls, boundaries)
         empty = buckets[0].schema.empty_table()
         return buckets + [empty] * (self.n - len(buckets))
 
@@ -396,7 +480,7 @@ def lower_Join(low: Lowering, node: L.Join) -> Pending:
         left, right = co_partitioned(low, left, right, list(node.left_on),
                                      list(node.right_on), n)
     tasks = [low.task(join_partitions, (lp.source, lp.steps, rp.source, rp.steps, spec),
-                      "hash-join", _merged(left, right))
+                      "hash-join", _merged(left, right), parts=(lp, rp), factor=JOIN_FACTOR)
              for lp, rp in zip(left.parts, right.parts)]
     estimate, share = _join_estimate(node.how, left, right)
     stage = low.builder.add("hash-join", tasks, estimate)
@@ -495,7 +579,7 @@ def broadcast_join(low: Lowering, left: Pending, right: Pending, spec: JoinSpec,
         args = (p.source, p.steps, every, ()) if side == "right" else \
             (every, (), p.source, p.steps)
         tasks.append(low.task(join_partitions, (*args, spec), "broadcast-join",
-                              _merged(left, right)))
+                              _merged(left, right), parts=(p,), factor=JOIN_FACTOR))
     estimate, share = _join_estimate(spec.how, left, right)
     stage = low.builder.add("broadcast-join", tasks, estimate)
     keeps_left = side == "right" and spec.how in ("inner", "left", "semi", "anti")

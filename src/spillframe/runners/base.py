@@ -201,7 +201,7 @@ def set_runner(name: str, **options: Any) -> Runner:
     return new
 
 
-def set_runner_py(num_threads: int | None = None, memory_limit: int | None = None,
+def set_runner_py(num_threads: int | None = None, memory_limit: int | str | None = None,
                   spill_dir: str | None = None) -> Runner:
     """Run queries locally, in this process, on a thread pool (the default).
 
@@ -209,9 +209,10 @@ def set_runner_py(num_threads: int | None = None, memory_limit: int | None = Non
     ----------
     num_threads : int, optional
         Worker threads; default: the number of CPUs.
-    memory_limit : int, optional
-        Bytes of task outputs held in memory before the least recently used are
-        spilled to disk; default: half the available memory.
+    memory_limit : int or str, optional
+        The query's memory budget, in bytes or as a size such as ``"256MiB"``: stored
+        task outputs plus running tasks' reserved working memory stay within it (the
+        rest spills to disk); default: half the available memory.
     spill_dir : str, optional
         Directory for spill files; default: the system temporary directory.
 
@@ -220,6 +221,8 @@ def set_runner_py(num_threads: int | None = None, memory_limit: int | None = Non
     >>> import spillframe
     >>> spillframe.set_runner_py(num_threads=2).options["num_threads"]
     2
+    >>> spillframe.set_runner_py(memory_limit="256MiB").memory_limit
+    268435456
     """
     options = {k: v for k, v in
                {"num_threads": num_threads, "memory_limit": memory_limit,

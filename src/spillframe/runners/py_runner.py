@@ -9,6 +9,7 @@ only when its CPU, GPU and memory reservations fit.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import os
 import sys
@@ -21,13 +22,20 @@ from typing import Any
 import psutil
 import pyarrow as pa
 
+from spillframe.config import Config
 from spillframe.errors import ResourceError
-from spillframe.physical.plan import PhysicalPlan, ResourceRequest, Task, TaskRef, resolve_args
+from spillframe.kernels.budget import MemoryGrant, granted
+from spillframe.kernels.narrow import PartitionStream
+from spillframe.physical.memory import JOIN_FACTOR, SORT_FACTOR
+from spillframe.physical.plan import PhysicalPlan, ResourceRequest, Task, TaskRef
 from spillframe.runners.base import Runner
 from spillframe.runners.spill import SpillStore
+from spillframe.units import parse_bytes
 
 MiB = 1 << 20
 GiB = 1 << 30
+MAX_FACTOR = max(SORT_FACTOR, JOIN_FACTOR)
+DEFAULT_PARTITION_BYTES = Config().partition_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +71,15 @@ class PyRunner(Runner):
     ----------
     num_threads : int, optional
         Tasks run at once; default: the number of CPUs.
-    memory_limit : int, optional
-        Bytes of task outputs kept in memory before spilling; default: half of the
-        memory available when the runner is created.
+    memory_limit : int or str, optional
+        The memory budget of a query (bytes, or a size such as ``"256MiB"``): stored
+        task outputs plus the working memory reserved by running tasks stay within
+        it, spilling outputs to disk and taking sort, join and aggregation out of
+        core; partitions are sized so that every thread's task fits. Default: half of
+        the memory available when the runner is created.
     spill_dir : str, optional
         Where spill files go; default: the system temporary directory.
-    spill_limit : int, optional
+    spill_limit : int or str, optional
         Most bytes spilled to disk per query before failing with a SpillError.
     num_gpus : float, optional
         GPUs tasks may reserve; default 0.
@@ -79,15 +90,16 @@ class PyRunner(Runner):
 
     name = "py"
 
-    def __init__(self, num_threads: int | None = None, memory_limit: int | None = None,
-                 spill_dir: str | None = None, spill_limit: int | None = None,
+    def __init__(self, num_threads: int | None = None, memory_limit: int | str | None = None,
+                 spill_dir: str | None = None, spill_limit: int | str | None = None,
                  num_gpus: float = 0, progress: bool | None = None) -> None:
         num_threads = num_threads or os.cpu_count() or 1
         if not isinstance(num_threads, int) or num_threads < 1:
             raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
-        if memory_limit is not None and (not isinstance(memory_limit, int) or memory_limit < 1):
-            raise ValueError(f"memory_limit must be a positive number of bytes, "
-                             f"got {memory_limit!r}")
+        if memory_limit is not None:
+            memory_limit = parse_bytes(memory_limit, "memory_limit")
+        if spill_limit is not None:
+            spill_limit = parse_bytes(spill_limit, "spill_limit")
         options: dict[str, Any] = {"num_threads": num_threads}
         for key, value in (("memory_limit", memory_limit), ("spill_dir", spill_dir),
                            ("spill_limit", spill_limit), ("num_gpus", num_gpus or None)):
@@ -105,6 +117,14 @@ class PyRunner(Runner):
         if progress is None:
             progress = os.environ.get("SPILLFRAME_PROGRESS", "") == "1" or sys.stderr.isatty()
         self.progress = progress
+
+    def planning_defaults(self) -> dict[str, Any]:
+        """Partitions small enough that every thread's task fits the budget: the
+        largest multiple in the memory model (a sort or join holds about three times
+        its input) times the threads, times two so that stored outputs keep half the
+        budget; at most the core's default of 128 MiB, at least 1 MiB."""
+        per_task = self.memory_limit / (2 * self.num_threads * MAX_FACTOR)
+        return {"partition_bytes": int(min(DEFAULT_PARTITION_BYTES, max(MiB, per_task)))}
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -129,8 +149,22 @@ class PyRunner(Runner):
 Key = tuple[int, int]
 
 
+def _store_key(ref: TaskRef) -> tuple[int, int, int | None]:
+    return (ref.stage_id, ref.index, ref.output)
+
+
 class _Execution:
-    """The state of one running query."""
+    """The state of one running query.
+
+    Memory admission: the store's budget (``memory_limit``) covers the stored task
+    outputs and the reservations of running tasks. A task reserves its plan estimate
+    (:meth:`Task.reservation`), refined here from the actual sizes of the outputs it
+    reads; it starts only when the reservation fits next to the running ones (the
+    store spills outputs to make room), except that a task always starts when nothing
+    else runs. Its kernel sees the reservation as its :class:`MemoryGrant` and goes
+    out of core when its input outgrows it (a task estimated above the whole budget
+    gets the budget).
+    """
 
     def __init__(self, plan: PhysicalPlan, runner: PyRunner) -> None:
         self.plan = plan
@@ -147,12 +181,12 @@ class _Execution:
             for ref in {r.key for r in refs}:
                 self.dependents[ref].append(key)
             for ref in refs:
-                store_key = (ref.stage_id, ref.index, ref.output)
+                store_key = _store_key(ref)
                 self.readers[store_key] = self.readers.get(store_key, 0) + 1
         self.ready: list[tuple[int, Key]] = [(self.priority[k], k) for k in self.keys
                                              if self.waiting_on[k] == 0]
         heapq.heapify(self.ready)
-        self.running: dict[Future[Any], Key] = {}
+        self.running: dict[Future[Any], tuple[Key, MemoryGrant]] = {}
         self.in_use = ResourceRequest(0, 0, 0)
         self.done: set[Key] = set()
         self.bars = self._progress_bars()
@@ -170,10 +204,10 @@ class _Execution:
             while next_out < outputs:
                 key = (self.plan.output_stage, next_out)
                 if key in self.done:
-                    table = self.store.get((*key, None))
-                    self.store.delete((*key, None))
+                    table = self.store.take((*key, None))
                     next_out += 1
                     yield table
+                    del table
                     continue
                 self._start_ready(next_out + window)
                 if not self.running:
@@ -190,23 +224,50 @@ class _Execution:
             return True  # a task that fits the machine always runs when nothing else does
         return (used.num_cpus + r.num_cpus <= cap.num_cpus
                 and used.num_gpus + r.num_gpus <= cap.num_gpus
-                and used.memory_bytes + r.memory_bytes <= cap.memory_bytes)
+                and used.memory_bytes + r.memory_bytes <= self.runner.memory_limit)
 
     def _start_ready(self, horizon: int) -> None:
         deferred = []
         while self.ready and len(self.running) < self.runner.num_threads:
             prio, key = heapq.heappop(self.ready)
             task = self.plan.task(key)
-            if prio > horizon or not self._fits(task.resources):
+            if prio > horizon:
                 deferred.append((prio, key))
-                if prio > horizon:
-                    break
+                break
+            # The plan's estimate, refined from the actual sizes of the outputs it reads.
+            refs = task.refs()
+            request = task.reservation(
+                sum(self.store.nbytes(_store_key(r)) for r in refs) if refs else None)
+            if not self._fits(request):
+                deferred.append((prio, key))
                 continue
-            self._add_use(task.resources, 1)
-            future = self.runner._executor().submit(self._run_task, task)
-            self.running[future] = key
+            takes = self._last_reads(task)
+            grant = MemoryGrant(self._grant_bytes(request.memory_bytes), self.runner.spill_dir)
+            request = ResourceRequest(request.num_cpus, request.num_gpus, grant.limit)
+            for store_key in takes:
+                self.store.claim(store_key)
+            self._add_use(request, 1)
+            self.store.reserve(grant.limit)
+            future = self.runner._executor().submit(self._run_task, key, grant, set(takes))
+            self.running[future] = (key, grant)
         for item in deferred:
             heapq.heappush(self.ready, item)
+
+    def _grant_bytes(self, reservation: int) -> int:
+        """What a starting task may hold: its reservation, at least a thread's fair
+        share of half the budget (an estimate can be low, and a kernel granted too
+        little would spill for nothing), at most the whole budget (a task estimated
+        above it runs alone, its kernel out of core)."""
+        limit = self.runner.memory_limit
+        return max(1, min(limit, max(reservation, limit // (2 * self.runner.num_threads))))
+
+    def _last_reads(self, task: Task) -> list[Hashable]:
+        """Store keys this task reads once and no other task reads after it: it takes
+        them over (their bytes move into its reservation)."""
+        counts: dict[Hashable, int] = {}
+        for ref in task.refs():
+            counts[_store_key(ref)] = counts.get(_store_key(ref), 0) + 1
+        return [k for k, n in counts.items() if n == 1 and self.readers.get(k) == 1]
 
     def _add_use(self, r: ResourceRequest, sign: int) -> None:
         u = self.in_use
@@ -214,33 +275,67 @@ class _Execution:
                                       max(0, u.num_gpus + sign * r.num_gpus),
                                       max(0, u.memory_bytes + sign * r.memory_bytes))
 
-    def _run_task(self, task: Task) -> Any:
-        args = resolve_args(task.args, self._lookup)
-        return task.kernel(*args)
+    def _run_task(self, key: Key, grant: MemoryGrant, takes: set[Hashable]) -> None:
+        """Run one task on a pool thread and store its outputs (so that spilling them
+        happens here, not on the scheduling thread)."""
+        task = self.plan.task(key)
+        released = False
+        try:
+            args = self._resolve(task.args, takes)
+            with granted(grant):
+                result = task.kernel(*args)
+            del args
+            if grant.spilled_objects:
+                self.store.record_kernel_spill(grant.spilled_bytes, grant.spilled_objects,
+                                               grant.write_seconds)
+            outputs = list(enumerate(result)) if task.num_outputs > 1 else [(None, result)]
+            del result
+            kept = [(j, t) for j, t in outputs if self._is_needed((*key, j), t)]
+            for i, (j, table) in enumerate(kept):
+                last = i == len(kept) - 1
+                self.store.put((*key, j), table, release=grant.limit if last else 0)
+                released = released or last
+        finally:
+            if not released:
+                self.store.release(grant.limit)
 
-    def _lookup(self, ref: TaskRef) -> pa.Table:
-        return self.store.get((ref.stage_id, ref.index, ref.output))
+    def _resolve(self, value: Any, takes: set[Hashable]) -> Any:
+        """Task arguments with references replaced by outputs; a list of references
+        becomes a :class:`PartitionStream` that loads them one at a time."""
+        if isinstance(value, TaskRef):
+            return self._load(_store_key(value), takes)
+        if isinstance(value, list) and value and all(isinstance(v, TaskRef) for v in value):
+            keys = [_store_key(v) for v in value]
+            return PartitionStream([functools.partial(self._load, k, takes) for k in keys],
+                                   [self.store.nbytes(k) for k in keys])
+        if isinstance(value, (tuple, list)):
+            return type(value)(self._resolve(v, takes) for v in value)
+        return value
+
+    def _load(self, store_key: Hashable, takes: set[Hashable]) -> pa.Table:
+        return self.store.take(store_key) if store_key in takes else self.store.get(store_key)
+
+    def _is_needed(self, store_key: tuple[int, int, int | None], table: Any) -> bool:
+        if not isinstance(table, pa.Table):
+            raise TypeError(f"kernel returned {type(table).__name__}, expected a pyarrow Table")
+        return store_key[0] == self.plan.output_stage or self.readers.get(store_key, 0) > 0
 
     def _finish(self, future: Future[Any]) -> None:
-        key = self.running.pop(future)
+        key, grant = self.running.pop(future)
         task = self.plan.task(key)
-        self._add_use(task.resources, -1)
+        self._add_use(ResourceRequest(task.resources.num_cpus, task.resources.num_gpus,
+                                      grant.limit), -1)
         try:
-            result = future.result()
+            future.result()
         except BaseException as exc:
             if hasattr(exc, "add_note"):
                 exc.add_note(f"(while running task {task.name!r}, partition {key[1]})")
             raise
-        if task.num_outputs > 1:
-            for j, table in enumerate(result):
-                self._store_output((*key, j), table)
-        else:
-            self._store_output((*key, None), result)
         self.done.add(key)
         if key[0] in self.bars:
             self.bars[key[0]].update(1)
         for ref in task.refs():
-            store_key = (ref.stage_id, ref.index, ref.output)
+            store_key = _store_key(ref)
             self.readers[store_key] -= 1
             if self.readers[store_key] == 0:
                 self.store.delete(store_key)
@@ -248,13 +343,6 @@ class _Execution:
             self.waiting_on[dependent] -= 1
             if self.waiting_on[dependent] == 0:
                 heapq.heappush(self.ready, (self.priority[dependent], dependent))
-
-    def _store_output(self, store_key: tuple[int, int, int | None], table: pa.Table) -> None:
-        if not isinstance(table, pa.Table):
-            raise TypeError(f"kernel returned {type(table).__name__}, expected a pyarrow Table")
-        is_output = store_key[0] == self.plan.output_stage
-        if is_output or self.readers.get(store_key, 0) > 0:
-            self.store.put(store_key, table)
 
     def _progress_bars(self) -> dict[int, Any]:
         if not self.runner.progress:

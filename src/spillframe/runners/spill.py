@@ -1,8 +1,9 @@
-"""SpillStore: task outputs held in memory up to a byte budget, the rest on disk.
+"""SpillStore: task outputs held in memory within one byte budget, the rest on disk.
 
-Over the budget, the least recently used outputs are written to compressed Arrow
-IPC files in a private directory and read back on demand. Files are deleted when
-no task needs them any more, and the directory when the store closes.
+The budget is shared with the reservations of running tasks. Over it, the least
+recently used outputs are written to compressed Arrow IPC files in a private
+directory and read back on demand. Files are deleted when no task needs them any
+more, and the directory when the store closes.
 """
 
 from __future__ import annotations
@@ -39,12 +40,23 @@ class SpillStats:
 
 
 class SpillStore:
-    """Thread-safe key -> pa.Table store with LRU spilling to disk.
+    """Thread-safe key -> pa.Table store under one memory budget, spilling to disk.
+
+    The budget covers the tables held here *and* the reservations of running tasks
+    (:meth:`reserve`): when the two together exceed ``memory_limit``, the least
+    recently used tables are written to lz4-compressed Arrow IPC files. Files are
+    written outside the store's lock, so other threads keep reading and storing while
+    one table is written; a table being written stays readable until it is on disk.
+
+    A task that will be the last reader of a table claims it (:meth:`claim`) when
+    it is admitted: from then on the table counts in that task's reservation instead of
+    here and is never spilled, and the task takes it (:meth:`take`), reading it back
+    from disk if it was spilled before the claim.
 
     Parameters
     ----------
     memory_limit : int
-        Bytes of tables kept in memory before the least recently used are spilled.
+        Bytes of stored tables plus running tasks' reservations kept in memory.
     spill_dir : str, optional
         Parent directory for this store's private spill directory.
     spill_limit : int, optional
@@ -57,10 +69,15 @@ class SpillStore:
         self.spill_limit = spill_limit
         self._parent = spill_dir or tempfile.gettempdir()
         self._dir: str | None = None
-        self._memory: OrderedDict[Hashable, pa.Table] = OrderedDict()
+        self._memory: OrderedDict[Hashable, pa.Table] = OrderedDict()  # spillable
+        self._writing: dict[Hashable, pa.Table] = {}  # being written to disk
+        self._claimed: dict[Hashable, pa.Table | None] = {}  # None: claimed while on disk
         self._disk: dict[Hashable, tuple[str, int]] = {}
-        self._memory_bytes = 0
+        self._sizes: dict[Hashable, int] = {}
+        self._memory_bytes = 0  # _memory and _writing
+        self._writing_bytes = 0
         self._disk_bytes = 0
+        self._reserved = 0
         self._lock = threading.RLock()
         self._counter = 0
         self.stats = SpillStats()
@@ -70,18 +87,42 @@ class SpillStore:
     # -- public ---------------------------------------------------------------------
     @property
     def memory_bytes(self) -> int:
+        """Bytes of stored tables in memory (claimed ones count in their reservation)."""
         return self._memory_bytes
+
+    @property
+    def reserved_bytes(self) -> int:
+        return self._reserved
 
     @property
     def disk_bytes(self) -> int:
         return self._disk_bytes
 
-    def put(self, key: Hashable, table: pa.Table) -> None:
-        """Store ``table``; may spill older entries to stay under the memory limit."""
+    def nbytes(self, key: Hashable) -> int:
+        """In-memory size of the table under ``key``, wherever it is now."""
+        with self._lock:
+            return self._sizes[key]
+
+    def reserve(self, nbytes: int) -> None:
+        """Count ``nbytes`` for a starting task; spills stored tables to make room."""
+        with self._lock:
+            self._reserved += nbytes
+        self._make_room()
+
+    def release(self, nbytes: int) -> None:
+        """Return a finished (or failed) task's reservation."""
+        with self._lock:
+            self._reserved = max(0, self._reserved - nbytes)
+
+    def put(self, key: Hashable, table: pa.Table, release: int = 0) -> None:
+        """Store ``table`` (and return ``release`` reserved bytes of the task that made
+        it); may spill the least recently used tables to stay within the budget."""
         with self._lock:
             self._memory[key] = table
+            self._sizes[key] = table.nbytes
             self._memory_bytes += table.nbytes
-            self._spill_over_limit(keep=key)
+            self._reserved = max(0, self._reserved - release)
+        self._make_room()
 
     def get(self, key: Hashable) -> pa.Table:
         """The table stored under ``key`` (read back from disk if it was spilled)."""
@@ -89,76 +130,162 @@ class SpillStore:
             if key in self._memory:
                 self._memory.move_to_end(key)
                 return self._memory[key]
+            table = self._writing.get(key, self._claimed.get(key))
+            if table is not None:
+                return table
             path, _ = self._disk[key]
-        with pa.memory_map(path) as source:
-            table = pa.ipc.open_file(source).read_all()
-        self.stats.unspilled_objects += 1
-        return table
+        return self._read(path)
+
+    def claim(self, key: Hashable) -> int:
+        """Hand ``key``'s table over to the task that will :meth:`take` it; returns its
+        in-memory size, which that task's reservation now covers."""
+        with self._lock:
+            if key in self._claimed:
+                return self._sizes[key]
+            table = self._memory.pop(key, None)
+            if table is None:
+                table = self._writing.pop(key, None)
+                if table is not None:
+                    self._writing_bytes -= table.nbytes
+            if table is not None:
+                self._memory_bytes -= table.nbytes
+            self._claimed[key] = table  # None: on disk, read back by take()
+            return self._sizes[key]
+
+    def take(self, key: Hashable) -> pa.Table:
+        """Remove ``key`` and return its table (claimed or not)."""
+        with self._lock:
+            if key not in self._claimed:
+                self.claim(key)
+            table = self._claimed.pop(key)
+            self._sizes.pop(key, None)
+            entry = self._disk.pop(key, None) if table is None else None
+        if entry is None:
+            return table  # type: ignore[return-value]
+        try:
+            return self._read(entry[0])
+        finally:
+            with self._lock:
+                self._disk_bytes -= entry[1]
+            _unlink(entry[0])
 
     def delete(self, key: Hashable) -> None:
         """Forget ``key`` and remove its spill file."""
         with self._lock:
+            self._sizes.pop(key, None)
             table = self._memory.pop(key, None)
+            if table is None and key in self._writing:
+                table = self._writing.pop(key)
+                self._writing_bytes -= table.nbytes
             if table is not None:
                 self._memory_bytes -= table.nbytes
                 return
+            self._claimed.pop(key, None)
             entry = self._disk.pop(key, None)
+            if entry is not None:
+                self._disk_bytes -= entry[1]
         if entry is not None:
-            self._disk_bytes -= entry[1]
             _unlink(entry[0])
 
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
-            return key in self._memory or key in self._disk
+            return key in self._sizes
+
+    def record_kernel_spill(self, nbytes: int, objects: int, seconds: float) -> None:
+        """Count what a kernel spilled itself (an out-of-core sort, join or aggregation)."""
+        with self._lock:
+            for stats in (self.stats, self._alert):
+                stats.spilled_bytes += nbytes
+                stats.spilled_objects += objects
+                stats.write_seconds += seconds
+        self._maybe_alert()
 
     def close(self) -> None:
         """Drop every entry and delete the spill directory."""
         with self._lock:
             self._memory.clear()
+            self._writing.clear()
+            self._claimed.clear()
             self._disk.clear()
-            self._memory_bytes = self._disk_bytes = 0
+            self._sizes.clear()
+            self._memory_bytes = self._disk_bytes = self._writing_bytes = self._reserved = 0
             directory, self._dir = self._dir, None
         if directory:
             shutil.rmtree(directory, ignore_errors=True)
 
     # -- spilling ---------------------------------------------------------------------
-    def _spill_over_limit(self, keep: Hashable) -> None:
-        while self._memory_bytes > self.memory_limit and len(self._memory) > 1:
-            key = next(iter(self._memory))
-            if key == keep:
-                self._memory.move_to_end(key)
-                key = next(iter(self._memory))
-            table = self._memory[key]
-            self._write(key, table)
-            del self._memory[key]
-            self._memory_bytes -= table.nbytes
+    def _make_room(self) -> None:
+        """Spill least recently used tables until stored + reserved bytes fit the limit.
+
+        Victims are chosen under the lock, counting what other threads are already
+        writing, and written outside it.
+        """
+        with self._lock:
+            victims = []
+            excess = (self._memory_bytes - self._writing_bytes + self._reserved
+                      - self.memory_limit)
+            while excess > 0 and self._memory:
+                key, table = self._memory.popitem(last=False)
+                self._writing[key] = table
+                self._writing_bytes += table.nbytes
+                excess -= table.nbytes
+                victims.append((key, table))
+        for i, (key, table) in enumerate(victims):
+            try:
+                path, size, seconds = self._write(table)
+            except BaseException:
+                with self._lock:  # nothing lost: the unwritten tables stay in memory
+                    for k, t in victims[i:]:
+                        if self._writing.pop(k, None) is not None:
+                            self._writing_bytes -= t.nbytes
+                            self._memory[k] = t
+                raise
+            self._written(key, table, path, size, seconds)
         self._maybe_alert()
 
-    def _directory(self) -> str:
-        if self._dir is None:
-            try:
-                os.makedirs(self._parent, exist_ok=True)
-                self._dir = tempfile.mkdtemp(prefix="spillframe-spill-", dir=self._parent)
-            except OSError as exc:
-                raise SpillError(f"cannot create a spill directory in {self._parent!r}: "
-                                 f"{exc}; pass spill_dir= to choose another") from None
-        return self._dir
+    def _written(self, key: Hashable, table: pa.Table, path: str, size: int,
+                 seconds: float) -> None:
+        with self._lock:
+            for stats in (self.stats, self._alert):
+                stats.spilled_bytes += table.nbytes
+                stats.spilled_objects += 1
+                stats.write_seconds += seconds
+            if self._writing.get(key) is table:
+                del self._writing[key]
+                self._writing_bytes -= table.nbytes
+                self._memory_bytes -= table.nbytes
+                self._disk[key] = (path, size)
+                self._disk_bytes += size
+                return
+        _unlink(path)  # claimed, taken or deleted while it was being written
 
-    def _write(self, key: Hashable, table: pa.Table) -> None:
+    def _directory(self) -> str:
+        with self._lock:
+            if self._dir is None:
+                try:
+                    os.makedirs(self._parent, exist_ok=True)
+                    self._dir = tempfile.mkdtemp(prefix="spillframe-spill-", dir=self._parent)
+                except OSError as exc:
+                    raise SpillError(f"cannot create a spill directory in {self._parent!r}: "
+                                     f"{exc}; pass spill_dir= to choose another") from None
+            return self._dir
+
+    def _write(self, table: pa.Table) -> tuple[str, int, float]:
         directory = self._directory()
         needed = table.nbytes
-        if self.spill_limit is not None and self._disk_bytes + needed > self.spill_limit:
-            raise SpillError(
-                f"spilling {needed / MiB:.1f} MiB to {directory!r} would exceed its limit of "
-                f"{self.spill_limit / MiB:.1f} MiB ({self._disk_bytes / MiB:.1f} MiB used); "
-                "raise spill_limit or memory_limit, or use fewer, smaller partitions"
-            )
+        with self._lock:
+            if self.spill_limit is not None and self._disk_bytes + needed > self.spill_limit:
+                raise SpillError(
+                    f"spilling {needed / MiB:.1f} MiB to {directory!r} would exceed its limit "
+                    f"of {self.spill_limit / MiB:.1f} MiB ({self._disk_bytes / MiB:.1f} MiB "
+                    "used); raise spill_limit or memory_limit, or use fewer, smaller "
+                    "partitions")
+            self._counter += 1
+            path = os.path.join(directory, f"{self._counter:08d}.arrow")
         free = shutil.disk_usage(directory).free
         if free < needed:
             raise SpillError(f"not enough disk space in {directory!r} to spill "
                              f"{needed / MiB:.1f} MiB ({free / MiB:.1f} MiB free)")
-        self._counter += 1
-        path = os.path.join(directory, f"{self._counter:08d}.arrow")
         start = time.perf_counter()
         try:
             options = pa.ipc.IpcWriteOptions(compression="lz4")
@@ -169,14 +296,14 @@ class SpillStore:
             _unlink(path)
             raise SpillError(f"cannot spill {needed / MiB:.1f} MiB to {directory!r}: {exc}") \
                 from None
-        elapsed = time.perf_counter() - start
-        size = os.path.getsize(path)
-        self._disk[key] = (path, size)
-        self._disk_bytes += size
-        for stats in (self.stats, self._alert):
-            stats.spilled_bytes += needed
-            stats.spilled_objects += 1
-            stats.write_seconds += elapsed
+        return path, os.path.getsize(path), time.perf_counter() - start
+
+    def _read(self, path: str) -> pa.Table:
+        with pa.memory_map(path) as source:
+            table = pa.ipc.open_file(source).read_all()
+        with self._lock:
+            self.stats.unspilled_objects += 1
+        return table
 
     def _maybe_alert(self) -> None:
         now = time.monotonic()
@@ -185,8 +312,9 @@ class SpillStore:
 
     def flush_alert(self) -> None:
         """Log what was spilled since the last alert (at most one line)."""
-        alert, self._alert = self._alert, SpillStats()
-        self._last_alert = time.monotonic()
+        with self._lock:
+            alert, self._alert = self._alert, SpillStats()
+            self._last_alert = time.monotonic()
         if alert.spilled_objects:
             logger.warning(spill_message(alert.spilled_bytes, alert.spilled_objects,
                                          alert.write_seconds, "local"))

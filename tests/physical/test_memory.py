@@ -1,0 +1,89 @@
+"""The plan's memory model: every task carries a working-memory estimate."""
+
+from __future__ import annotations
+
+import pytest
+
+import spillframe as sf
+from spillframe import col
+from spillframe.api.execution import physical_plan
+from spillframe.config import configure
+from spillframe.physical.memory import JOIN_FACTOR, SORT_FACTOR, SPLIT_FACTOR
+from spillframe.physical.plan import Task, WorkingMemory
+
+
+def _plan(df):
+    return physical_plan(df._builder)
+
+
+def _stage(plan, name):
+    return next(s for s in plan.topological_stages() if s.name == name)
+
+
+def _frame(n=20_000, parts=4):
+    return sf.from_pydict({"k": [i % 101 for i in range(n)],
+                           "s": [f"v{i:07d}" for i in range(n)]}, num_partitions=parts)
+
+
+def test_every_built_in_task_reserves_working_memory():
+    with configure(partition_bytes=64 << 10, broadcast_join_bytes=0):
+        df = _frame()
+        other = _frame(5_000, 2).with_column_renamed("s", "t")
+        query = df.join(other, on="k").groupby("k").agg(col("s").max()).sort("k")
+        plan = _plan(query)
+    for stage in plan.topological_stages():
+        for task in stage.tasks:
+            assert task.reservation().memory_bytes > 0, f"{stage.name} reserves nothing"
+    # A task's estimate is its factor times what it reads.
+    split = _stage(plan, "hash-split")
+    task = split.tasks[0]
+    assert task.memory.factor == SPLIT_FACTOR
+    assert task.reservation().memory_bytes == int(
+        (task.memory.scan_bytes + task.memory.ref_bytes) * SPLIT_FACTOR)
+    join = next(s for s in plan.topological_stages() if s.name.startswith("hash-join"))
+    assert join.tasks[0].memory.factor >= JOIN_FACTOR
+    assert join.tasks[0].memory.ref_bytes > 0  # it reads the buckets of both splits
+
+
+def test_sort_tasks_hold_three_times_their_input():
+    with configure(partition_bytes=64 << 10):
+        plan = _plan(_frame().sort("s"))
+    local = plan.output
+    assert local.tasks[0].memory.factor == SORT_FACTOR
+    planned = local.tasks[0].memory.ref_bytes
+    assert 0 < planned <= plan.stages[local.tasks[0].refs()[0].stage_id].estimated_bytes
+
+
+def test_a_udf_request_is_added_to_the_estimate():
+    @sf.udf(return_dtype=sf.DataType.int64(), memory_bytes=3 << 20)
+    def plus_one(x):
+        return [v + 1 for v in x.to_pylist()]
+
+    plan = _plan(_frame().with_column("j", plus_one(col("k"))))
+    task = plan.output.tasks[0]
+    assert task.resources.memory_bytes == 3 << 20  # the declared, hard part
+    assert task.reservation().memory_bytes == (3 << 20) + task.memory.peak()
+    assert task.memory.peak() > 0
+
+
+def test_reservation_is_refined_from_actual_input_sizes():
+    task = Task(len, (), "t", memory=WorkingMemory(scan_bytes=100, ref_bytes=1000, factor=2.0))
+    assert task.reservation().memory_bytes == 2200
+    assert task.reservation(ref_bytes=10).memory_bytes == 220
+
+
+def test_explain_shows_the_per_task_estimate(capsys):
+    with configure(partition_bytes=64 << 10):
+        _frame().sort("s").explain(show_all=True)
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("Stage")]
+    assert lines and all("per task: memory" in line for line in lines), out
+
+
+@pytest.mark.parametrize("limit", [256 << 20, 4 << 30])
+def test_py_runner_sizes_partitions_for_its_budget(limit):
+    runner = sf.runners.py_runner.PyRunner(num_threads=2, memory_limit=limit)
+    suggested = runner.planning_defaults()["partition_bytes"]
+    # Two threads' sorts (three times their partition) fit half the budget.
+    assert 2 * SORT_FACTOR * suggested <= limit / 2
+    assert suggested <= 128 << 20
