@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import weakref
 
 import numpy as np
@@ -395,15 +394,3 @@ def test_partition_to_disk_keeps_keys_together_and_empty_buckets(tmp_path, sprea
     for t in tables:  # input order inside a bucket
         assert t.column("row").to_pylist() == sorted(t.column("row").to_pylist())
     assert not leftovers(tmp_path)
-
-
-def test_partition_to_disk_compresses_batches_of_useful_size(tmp_path):
-    table = pa.table({"k": np.arange(200_000) % 7, "s": pa.array(["abcdefgh"] * 200_000)})
-    grant = MemoryGrant(16 << 20, spill_dir=str(tmp_path))
-    with grant.scratch_dir() as directory:
-        runs = partition_to_disk(parts(table, 20_000), ["k"], 2, 1, directory, grant)
-        on_disk = sum(os.path.getsize(path) for run in runs for path in run.paths)
-        result = concat_tables([run.read(table.schema) for run in runs])
-    assert on_disk < table.nbytes / 4  # lz4 on repetitive data
-    assert grant.spilled_bytes >= table.nbytes
-    assert_same_rows(result, table)

@@ -151,14 +151,36 @@ def test_cached_pages_go_back_to_the_os_only_above_half_the_budget(
     pool = pa.default_memory_pool()
 
     class Recording:
+        backend_name = pool.backend_name
+
         def release_unused(self):
             calls.append(1)
             pool.release_unused()
 
     monkeypatch.setattr(py_runner.pa, "default_memory_pool", Recording)
-    use_runner(memory_limit=memory_limit)
+    runner = use_runner(memory_limit=memory_limit)
+    runner.release_after_tasks = False  # the per-task release is tested below
     assert sf.from_pydict({"x": list(range(1000))}).where(col("x") > 997).count_rows() == 2
     assert bool(calls) is released
+
+
+@pytest.mark.parametrize(("backend", "after_tasks"), [("mimalloc", True), ("jemalloc", False)])
+def test_a_memory_limit_returns_freed_pages(monkeypatch, backend, after_tasks):
+    import pyarrow as pa
+
+    from spillframe.runners import py_runner
+
+    decays = []
+
+    class Pool:
+        backend_name = backend
+
+    monkeypatch.setattr(py_runner.pa, "default_memory_pool", Pool)
+    monkeypatch.setattr(py_runner.pa, "jemalloc_set_decay_ms", decays.append)
+    assert PyRunner(memory_limit="1GiB").release_after_tasks is after_tasks
+    assert decays == ([] if after_tasks else [py_runner.FREED_PAGES_DECAY_MS])
+    assert PyRunner().release_after_tasks is False  # no limit set: nothing changes
+    assert pa is py_runner.pa
 
 
 @pytest.mark.parametrize(("text", "expected"), [("256MiB", 256 << 20), ("1 GiB", 1 << 30),
@@ -178,7 +200,8 @@ def test_stored_outputs_and_reservations_stay_within_the_budget(use_runner, tmp_
                                                                 monkeypatch):
     from spillframe.runners import spill
 
-    # put() and reserve() are the calls that add memory; serialized here, each one's
+    # put() adds memory and make_room() is what a task's thread calls before it runs
+    # (its reservation was counted when it was admitted); serialized here, each one's
     # state after it returned is what it left (other calls only take memory away).
     seen, serial = [], threading.Lock()
 
@@ -191,7 +214,7 @@ def test_stored_outputs_and_reservations_stay_within_the_budget(use_runner, tmp_
                     seen.append((held, store.memory_limit, bool(store._memory)))
         return call
 
-    for name in ("put", "reserve"):
+    for name in ("put", "make_room"):
         monkeypatch.setattr(spill.SpillStore, name, checked(getattr(spill.SpillStore, name)))
     expected = _wide_query().to_pandas()
     runner = use_runner(num_threads=2, memory_limit=512 * 1024, spill_dir=str(tmp_path))

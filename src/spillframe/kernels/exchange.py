@@ -221,12 +221,17 @@ def hash_rows(table: pa.Table, keys: list[str]) -> np.ndarray:
     return hash_arrays(columns, seed=0, names=list(keys)).to_numpy()
 
 
-def _split_by_bucket(table: pa.Table, buckets: np.ndarray, num_buckets: int) -> list[pa.Table]:
-    """Split rows by bucket id in O(n log n); each bucket owns its buffers."""
+def bucket_order(buckets: np.ndarray, num_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions grouped by bucket id (stable), and each bucket's row count."""
     # Stable argsort of 8/16-bit integers is a linear-time radix sort in NumPy.
     narrow = np.uint8 if num_buckets <= 1 << 8 else np.uint16 if num_buckets <= 1 << 16 else None
     order = np.argsort(buckets.astype(narrow) if narrow else buckets, kind="stable")
-    counts = np.bincount(buckets, minlength=num_buckets)
+    return order, np.bincount(buckets, minlength=num_buckets)
+
+
+def _split_by_bucket(table: pa.Table, buckets: np.ndarray, num_buckets: int) -> list[pa.Table]:
+    """Split rows by bucket id in O(n log n); each bucket owns its buffers."""
+    order, counts = bucket_order(buckets, num_buckets)
     return _take_runs(table, order, counts)
 
 
@@ -234,6 +239,11 @@ def _take_runs(table: pa.Table, order: np.ndarray, counts: np.ndarray) -> list[p
     ends = np.cumsum(counts)
     starts = ends - counts
     empty = table.schema.empty_table()
+    if any(column.num_chunks > 1 for column in table.columns):
+        # A take from a chunked column resolves every index across the chunks: one
+        # copy into single chunks first makes the buckets' takes 3x cheaper (a 375k-row
+        # lineitem part into 46 buckets: 530 -> 160 ms).
+        table = table.combine_chunks()
     return [
         take_rows(table, pa.array(order[start:end])) if end > start else empty
         for start, end in zip(starts.tolist(), ends.tolist(), strict=True)

@@ -35,8 +35,8 @@ import numpy as np
 import pyarrow as pa
 
 from spillframe.kernels.aggregate import AggSpec, aggregate, final_aggregate
-from spillframe.kernels.budget import MemoryGrant
-from spillframe.kernels.exchange import concat_tables, hash_arrays
+from spillframe.kernels.budget import SPILL_COMPRESSION, MemoryGrant
+from spillframe.kernels.exchange import bucket_order, concat_tables, hash_arrays
 from spillframe.kernels.join import JOIN_HOWS, hash_join, join_output_schema
 from spillframe.kernels.sort import check_sort_args, sort_indices, sort_table, take_rows
 
@@ -53,11 +53,9 @@ _MAX_LEVELS = 3  # partitioning passes before a bucket is processed in memory re
 _BUCKET_HEADROOM = 1.25  # hash buckets are uneven; aim each at 80% of the budget
 _MAX_BATCH_BYTES = 8 << 20  # larger IPC batches only cost merge memory
 _UNBOUNDED = 1 << 62
-_COMPRESSION = "lz4" if pa.Codec.is_available("lz4") else None
-# lz4 costs a fixed ~45 us per batch each way: 7 KB batches took 67 us to write instead
-# of 23 and 62 us to read instead of 7, to save 8% (pyarrow 26, 3 columns). Streams of
-# batches under this size (grants under ~4 MiB) are written uncompressed.
-_COMPRESS_MIN_BATCH_BYTES = 64 << 10
+# Read on the kernel's own thread: Arrow's pool threads would allocate the
+# buffers in their own allocator heaps, which the runner cannot return to the OS.
+_READ_OPTIONS = pa.ipc.IpcReadOptions(use_threads=False)
 
 
 # ---------------------------------------------------------------------------- spill files
@@ -76,7 +74,7 @@ class SpilledRun:
         """Yield the stored record batches in write order, one file open at a time."""
         for path in self.paths:
             with pa.OSFile(path, "rb") as source:
-                yield from pa.ipc.open_stream(source)
+                yield from pa.ipc.open_stream(source, options=_READ_OPTIONS)
 
     def tables(self, schema: pa.Schema) -> Iterator[pa.Table]:
         """Yield the stored batches as tables conformed to ``schema``."""
@@ -157,8 +155,7 @@ class _SpillWriter:
         os.close(handle)
         self._paths.append(path)
         self._sink = pa.OSFile(path, "wb")
-        compression = _COMPRESSION if self._batch_bytes >= _COMPRESS_MIN_BATCH_BYTES else None
-        options = pa.ipc.IpcWriteOptions(compression=compression)
+        options = pa.ipc.IpcWriteOptions(compression=SPILL_COMPRESSION, use_threads=False)
         self._writer = pa.ipc.new_stream(self._sink, schema, options=options)
         self._schema = schema
 
@@ -388,11 +385,9 @@ def partition_to_disk(
 
 def _split_by_bucket(table: pa.Table, buckets: np.ndarray, num_buckets: int) -> list[pa.Table]:
     """The rows of each bucket, in input order: slices of one reordered copy."""
-    narrow = np.uint8 if num_buckets <= 1 << 8 else np.uint16 if num_buckets <= 1 << 16 else None
-    # A stable argsort of small integers is a linear-time radix sort in NumPy.
-    order = np.argsort(buckets.astype(narrow) if narrow else buckets, kind="stable")
-    ordered = take_rows(table, pa.array(order))
-    ends = np.cumsum(np.bincount(buckets, minlength=num_buckets)).tolist()
+    order, counts = bucket_order(buckets, num_buckets)
+    ordered = take_rows(table.combine_chunks(), pa.array(order))
+    ends = np.cumsum(counts).tolist()
     return [ordered.slice(start, end - start) for start, end in zip([0, *ends[:-1]], ends)]
 
 

@@ -1,7 +1,7 @@
 """SpillStore: task outputs held in memory within one byte budget, the rest on disk.
 
 The budget is shared with the reservations of running tasks. Over it, the least
-recently used outputs are written to compressed Arrow IPC files in a private
+recently used outputs are written to Arrow IPC files in a private
 directory and read back on demand. Files are deleted when no task needs them any
 more, and the directory when the store closes.
 """
@@ -22,11 +22,14 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from spillframe.errors import SpillError
+from spillframe.kernels.budget import SPILL_COMPRESSION
 
 logger = logging.getLogger("spillframe")
 
 MiB = 1 << 20
 ALERT_INTERVAL_SECONDS = 5.0
+# Read on the reading thread (see the write options in SpillStore._write).
+_READ_OPTIONS = pa.ipc.IpcReadOptions(use_threads=False)
 
 
 @dataclass
@@ -44,7 +47,7 @@ class SpillStore:
 
     The budget covers the tables held here *and* the reservations of running tasks
     (:meth:`reserve`): when the two together exceed ``memory_limit``, the least
-    recently used tables are written to lz4-compressed Arrow IPC files. Files are
+    recently used tables are written to Arrow IPC files. Files are
     written outside the store's lock, so other threads keep reading and storing while
     one table is written; a table being written stays readable until it is on disk.
 
@@ -103,10 +106,16 @@ class SpillStore:
         with self._lock:
             return self._sizes[key]
 
-    def reserve(self, nbytes: int) -> None:
-        """Count ``nbytes`` for a starting task; spills stored tables to make room."""
+    def reserve(self, nbytes: int, make_room: bool = True) -> None:
+        """Count ``nbytes`` for a starting task; spills stored tables to make room (or
+        leaves that to a :meth:`make_room` call of the task's own thread)."""
         with self._lock:
             self._reserved += nbytes
+        if make_room:
+            self._make_room()
+
+    def make_room(self) -> None:
+        """Spill least recently used tables until stored + reserved bytes fit."""
         self._make_room()
 
     def release(self, nbytes: int) -> None:
@@ -288,7 +297,9 @@ class SpillStore:
                              f"{needed / MiB:.1f} MiB ({free / MiB:.1f} MiB free)")
         start = time.perf_counter()
         try:
-            options = pa.ipc.IpcWriteOptions(compression="lz4")
+            # Written on this thread: Arrow's pool threads would allocate the buffers in
+            # their own allocator heaps, which nothing returns to the OS.
+            options = pa.ipc.IpcWriteOptions(compression=SPILL_COMPRESSION, use_threads=False)
             with pa.OSFile(path, "wb") as sink, \
                     pa.ipc.new_file(sink, table.schema, options=options) as writer:
                 writer.write_table(table)
@@ -300,7 +311,7 @@ class SpillStore:
 
     def _read(self, path: str) -> pa.Table:
         with pa.memory_map(path) as source:
-            table = pa.ipc.open_file(source).read_all()
+            table = pa.ipc.open_file(source, options=_READ_OPTIONS).read_all()
         with self._lock:
             self.stats.unspilled_objects += 1
         return table
