@@ -60,6 +60,15 @@ class MemoryGrant:
         if not isinstance(self.limit, int) or self.limit < 1:
             raise ValueError(f"MemoryGrant.limit must be a positive int, got {self.limit!r}")
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_lock"]  # a grant can travel (to a worker process); its lock is new
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def record_spill(self, nbytes: int, seconds: float) -> None:
         """Count ``nbytes`` (in-memory size) written to disk in ``seconds``."""
         with self._lock:
