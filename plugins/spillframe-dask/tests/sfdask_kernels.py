@@ -181,3 +181,11 @@ def exit_once_udf(marker: str):
         return pc.multiply(x.to_arrow(), 2)
 
     return double_or_die
+
+
+def grant_limit() -> pa.Table:
+    """The memory grant the running kernel sees, as a one-row table."""
+    from spillframe.kernels.budget import current_grant
+
+    grant = current_grant()
+    return pa.table({"limit": [grant.limit if grant is not None else None]})

@@ -7,10 +7,17 @@ from dask.utils import key_split
 from spillframe_dask.graph import build_graph, new_token
 from spillframe_dask.resources import WorkerCapacity, annotator
 
-from spillframe.physical.plan import PhysicalPlan, ResourceRequest, StageBuilder, Task, TaskRef
+from spillframe.physical.plan import (
+    PhysicalPlan,
+    ResourceRequest,
+    StageBuilder,
+    Task,
+    TaskRef,
+    WorkingMemory,
+)
 
 
-def no_resources(request):
+def no_resources(*requests):
     return None
 
 
@@ -88,9 +95,10 @@ def test_tasks_are_prioritised_by_the_first_output_partition_that_needs_them():
     assert by_prefix["hash-split-bucket"] == {1}
 
 
-def test_default_requests_are_not_annotated():
-    capacity = WorkerCapacity("tcp://w", 2, 0, 2**30, frozenset({"CPU", "GPU", "MEMORY"}))
-    assert annotator([capacity])(ResourceRequest()) is None
+def test_default_requests_are_not_annotated_on_one_thread_workers():
+    capacity = WorkerCapacity("tcp://w", 1, 0, 2**30, frozenset({"CPU", "GPU", "MEMORY"}))
+    estimate = ResourceRequest(memory_bytes=2**20)
+    assert annotator([capacity])(ResourceRequest(), estimate) is None
     # A cluster that declares no MEMORY resource: reserving it would hang forever.
     bare = WorkerCapacity("tcp://w", 2, 0, 2**30, frozenset())
     assert annotator([bare])(ResourceRequest(memory_bytes=10)) is None
@@ -100,3 +108,23 @@ def test_tokens_differ_and_are_dropped_by_key_split():
     tokens = {new_token() for _ in range(100)}
     assert len(tokens) == 100
     assert all(key_split(f"hash-join-{t}-3") == "hash-join" for t in tokens)
+
+
+def test_workers_running_several_tasks_reserve_the_estimates():
+    capacity = WorkerCapacity("tcp://w", 2, 0, 2**30, frozenset({"CPU", "MEMORY"}))
+    annotate = annotator([capacity])
+    assert annotate(ResourceRequest(), ResourceRequest(memory_bytes=2**20)) == \
+        {"CPU": 1.0, "MEMORY": 2**20}
+    # An estimate above every worker is capped: the task runs alone, out of core.
+    assert annotate(ResourceRequest(), ResourceRequest(memory_bytes=2**40))["MEMORY"] == 2**30
+
+
+def test_a_plan_task_reserves_its_stage_estimate_in_the_graph():
+    capacity = WorkerCapacity("tcp://w", 2, 0, 2**30, frozenset({"CPU", "MEMORY"}))
+    b = StageBuilder()
+    tasks = [Task(k.make_range, (0, n), "scan-range", memory=WorkingMemory(n, 0, 2.0))
+             for n in (1000, 3000)]
+    out = b.add("scan-range", tasks)
+    graph = build_graph(PhysicalPlan(b.stages, out.id), annotator([capacity]))
+    annotations = [layer.annotations["resources"] for layer in graph.graph.layers.values()]
+    assert annotations == [{"CPU": 1.0, "MEMORY": 6000}]  # the stage's largest estimate

@@ -20,6 +20,7 @@ selection outranks everything.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,8 +36,9 @@ from spillframe_dask.partitions import execute_kernel, select_bucket
 
 Key = tuple[Any, ...]
 BUCKET_PRIORITY = 1  # output partitions get 0, -1, -2...; bucket selection outranks them
-# Maps a task's ResourceRequest to Dask worker resources (None: no restriction).
-Annotator = Callable[[ResourceRequest], "dict[str, float] | None"]
+# Maps a task's declared request and its reservation to Dask worker resources (None:
+# no restriction); see spillframe_dask.resources.annotator.
+Annotator = Callable[..., "dict[str, float] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +129,16 @@ def build_graph(plan: PhysicalPlan, annotate: Annotator, token: str | None = Non
             infos[key] = TaskInfo(task.name, task.label, ref.stage_id, ref.index, ref.output)
         return key
 
+    # One reservation per stage, its largest task's (one graph layer per annotation).
+    reservations = {sid: functools.reduce(ResourceRequest.max, (t.reservation() for t in
+                                                               plan.stages[sid].tasks))
+                    for sid in {sid for sid, _ in needed}}
     # Plan stages are numbered so that a stage follows the stages it reads.
     for stage_id, index in sorted(needed):
         task = plan.stages[stage_id].tasks[index]
         key = task_key(task.name, token, stage_id, index)
-        resources = annotate(task.resources)
+        reservation = reservations[stage_id]
+        resources = annotate(task.resources, reservation)
         layer = f"{task.name}-{token}-{stage_id}"
         if resources:
             layer += "-" + "-".join(f"{k}{v}" for k, v in sorted(resources.items()))
@@ -139,7 +146,7 @@ def build_graph(plan: PhysicalPlan, annotate: Annotator, token: str | None = Non
         priorities.setdefault(layer, {})[key] = priority[(stage_id, index)]
         args = [parse_input(_translate(arg, ref_key)) for arg in task.args]
         layers.setdefault(layer, {})[key] = DaskTask(
-            key, execute_kernel, task.kernel, task.num_outputs, *args
+            key, execute_kernel, task.kernel, task.num_outputs, reservation.memory_bytes, *args
         )
         layer_deps = deps.setdefault(layer, set())
         layer_deps.update(key_layer[ref_key(ref)] for ref in task.refs())

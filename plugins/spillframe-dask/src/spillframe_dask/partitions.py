@@ -16,7 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import psutil
 import pyarrow as pa
+
+from spillframe.kernels.budget import MemoryGrant, granted
 
 # A table is copied when its buffers exceed its visible bytes by this factor (plus
 # a small constant, so tiny tables are never copied for nothing).
@@ -62,7 +65,32 @@ def compact_table(table: Any) -> Any:
     return pa.Table.from_arrays(columns, schema=table.schema)
 
 
-def execute_kernel(kernel: Callable[..., Any], num_outputs: int, *args: Any) -> Any:
+#: Share of a worker's memory limit a running kernel may fill, counting what the worker
+#: process already holds: below distributed's default terminate threshold (0.95).
+GRANT_CEILING = 0.9
+
+
+def worker_grant(reservation: int) -> MemoryGrant | None:
+    """The memory grant of a task on this worker: its plan reservation, but no more than
+    the worker has left below :data:`GRANT_CEILING` of its limit now (stored data and
+    other tasks count), at least 1/16 of the limit. None outside a worker, or for a
+    worker without a memory limit and a task without a reservation."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except ValueError:
+        return MemoryGrant(reservation) if reservation else None
+    limit = getattr(worker.memory_manager, "memory_limit", None)
+    if not limit:
+        return MemoryGrant(reservation, worker.local_directory) if reservation else None
+    left = int(GRANT_CEILING * limit) - psutil.Process().memory_info().rss
+    grant = max(limit // 16, min(reservation or limit, left))
+    return MemoryGrant(grant, worker.local_directory)
+
+
+def execute_kernel(kernel: Callable[..., Any], num_outputs: int, reservation: int,
+                   *args: Any) -> Any:
     """Run one plan task on a worker and make its output(s) compact.
 
     Parameters
@@ -71,11 +99,16 @@ def execute_kernel(kernel: Callable[..., Any], num_outputs: int, *args: Any) -> 
         The task's top-level kernel.
     num_outputs : int
         1 for a partition, N for a split returning a list of N bucket tables.
+    reservation : int
+        The task's memory reservation from the plan (bytes); the kernel is granted it,
+        or what the worker has left if that is less (:func:`worker_grant`), and its
+        sort, join or aggregation goes out of core beyond the grant.
     *args
         The kernel's arguments, references already replaced by partitions.
     """
     try:
-        result = kernel(*args)
+        with granted(worker_grant(reservation)):
+            result = kernel(*args)
         if num_outputs == 1:
             return compact_table(result)
         buckets = list(result)

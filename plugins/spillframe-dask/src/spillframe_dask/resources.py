@@ -101,24 +101,43 @@ def check_requests(plan: PhysicalPlan, capacities: list[WorkerCapacity]) -> None
         )
 
 
-def annotator(capacities: list[WorkerCapacity]) -> Callable[[ResourceRequest], dict | None]:
-    """A function giving the Dask ``resources`` annotation of a request.
+def annotator(capacities: list[WorkerCapacity]) -> Annotator:
+    """A function giving the Dask ``resources`` annotation of a task:
+    ``annotate(declared, reservation)``.
 
-    Only resources some worker declares are used: restricting a task to a
-    resource nobody declares would leave it unscheduled forever.
+    ``declared`` is what the task asked for (a UDF's request, a hard minimum);
+    ``reservation`` adds the plan's working-memory estimate. A task reserves its
+    ``MEMORY`` when its UDF declared some, or when a worker runs several tasks at
+    once (threads > 1): then the reservation keeps a worker from starting more than
+    fits. On one-thread workers a built-in task is left unannotated: it runs alone
+    anyway, and distributed queues only unrestricted root tasks (restricting every
+    task would hand them all to the workers at once). The estimate, which is soft, is
+    capped at the largest worker's memory (such a task runs alone, out of core). Only
+    resources some worker declares are used: restricting a task to a resource nobody
+    declares would leave it unscheduled forever.
     """
-    declared = frozenset().union(*(w.declared for w in capacities))
+    declared_names = frozenset().union(*(w.declared for w in capacities))
+    shares_workers = any(w.cpus > 1 for w in capacities)
+    largest = max((w.memory_bytes for w in capacities if w.memory_bytes), default=None)
 
-    def annotate(request: ResourceRequest) -> dict[str, float] | None:
-        if request == DEFAULT_REQUEST:
+    def annotate(declared: ResourceRequest,
+                 reservation: ResourceRequest | None = None) -> dict[str, float] | None:
+        if declared == DEFAULT_REQUEST and not shares_workers:
             return None
         resources: dict[str, float] = {}
-        if "CPU" in declared:
-            resources["CPU"] = request.num_cpus
-        if request.num_gpus > 0:
-            resources["GPU"] = request.num_gpus
-        if request.memory_bytes > 0 and "MEMORY" in declared:
-            resources["MEMORY"] = request.memory_bytes
+        if "CPU" in declared_names:
+            resources["CPU"] = declared.num_cpus
+        if declared.num_gpus > 0:
+            resources["GPU"] = declared.num_gpus
+        memory = (reservation or declared).memory_bytes
+        if largest is not None:
+            memory = max(declared.memory_bytes, min(memory, largest))
+        if memory > 0 and "MEMORY" in declared_names:
+            resources["MEMORY"] = memory
         return resources or None
 
     return annotate
+
+
+#: ``annotate(declared, reservation) -> resources annotation or None``.
+Annotator = Callable[..., "dict[str, float] | None"]
