@@ -1,4 +1,9 @@
-"""``python -m benchmarks.out_of_core``: run every case, write JSON and markdown results."""
+"""``python -m benchmarks.out_of_core``: run every case, write JSON and markdown results.
+
+First the PyRunner and DuckDB under memory limits of 256 and 512 MiB
+(:mod:`benchmarks.out_of_core.limits`, ``memory_limits.md``), then every engine under
+one 1 GiB budget (``out_of_core.md``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from pathlib import Path
 
 from benchmarks.out_of_core.case import ENGINES, Cluster, LocalBudget, Record
 from benchmarks.out_of_core.data import DATA_ROOT, ensure_data, reference_answers
+from benchmarks.out_of_core.limits import main as limits_main
 from benchmarks.out_of_core.monitor import MIB
 from benchmarks.out_of_core.queries import QUERIES
 
@@ -208,9 +214,17 @@ def main(argv: list[str] | None = None) -> None:
         default=300,
         help="seconds before a query counts as hung (dask.dataframe's sort hangs paused)",
     )
+    parser.add_argument(
+        "--skip-limits",
+        action="store_true",
+        help="skip the PyRunner-vs-DuckDB cases at memory limits of 256 and 512 MiB "
+        "(benchmarks.out_of_core.limits, written to memory_limits.md)",
+    )
     args = parser.parse_args(argv)
     paths = ensure_data(args.scale)
     reference_answers(paths, args.scale)
+    if not args.skip_limits:
+        limits_main(["--scale", f"{args.scale:g}", "--queries", args.queries])
 
     out_json = RESULTS_DIR / "out_of_core.json"
     previous = json.loads(out_json.read_text())["records"] if out_json.exists() else []
