@@ -274,12 +274,12 @@ class _Execution:
             refs = task.refs()
             request = task.reservation(
                 sum(self.store.nbytes(_store_key(r)) for r in refs) if refs else None)
+            grant = MemoryGrant(self._grant_bytes(request.memory_bytes), self.runner.spill_dir)
+            request = ResourceRequest(request.num_cpus, request.num_gpus, grant.limit)
             if not self._fits(request):
                 deferred.append((prio, key))
                 continue
             takes = self._last_reads(task)
-            grant = MemoryGrant(self._grant_bytes(request.memory_bytes), self.runner.spill_dir)
-            request = ResourceRequest(request.num_cpus, request.num_gpus, grant.limit)
             for store_key in takes:
                 self.store.claim(store_key)
             self._add_use(request, 1)
