@@ -233,3 +233,16 @@ def test_groupby_then_limit(sf_runner, make_df):
         df = make_df(data, num_partitions=4).groupby("k").agg(col("v").count()).limit(3)
         result = df.to_pydict()
     assert len(result["k"]) == 3 and result["v"] == [10, 10, 10]
+
+
+def test_a_lone_column_op_pair_is_one_aggregation(sf_runner, make_df):
+    df = make_df({"k": ["a", "b", "a"], "v": [1, 2, 3]}, num_partitions=2)
+    assert_df_equal(df.groupby("k").agg(("v", "sum")), {"k": ["a", "b"], "v": [4, 2]})
+    assert_df_equal(df.groupby("k").agg([("v", "max"), col("v").count().alias("n")]),
+                    {"k": ["a", "b"], "v": [3, 2], "n": [2, 1]})
+
+
+def test_an_unknown_pair_op_names_the_choices(make_df):
+    df = make_df({"k": ["a"], "v": [1]})
+    with pytest.raises(ValueError, match=r"unknown aggregation 'str' for column 'v'; choose"):
+        df.groupby("k").agg(("v", "str"))

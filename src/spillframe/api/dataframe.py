@@ -658,16 +658,31 @@ class GroupedDataFrame:
         return self._all("count", names)
 
 
+#: The ``op`` names of Daft's ``(column, "op")`` aggregation pairs, and the expression
+#: method each one calls.
+_PAIR_AGGREGATIONS = {
+    "sum": "sum", "mean": "mean", "avg": "mean", "min": "min", "max": "max",
+    "count": "count", "count_distinct": "count_distinct",
+    "approx_count_distinct": "approx_count_distinct", "any_value": "any_value",
+    "list": "agg_list", "agg_list": "agg_list", "stddev": "stddev",
+}
+
+
+def _is_pair(item: Any) -> bool:
+    return isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str)
+
+
 def _agg_exprs(aggs: tuple[Any, ...]) -> tuple[Expression, ...]:
-    """Accept expressions and Daft's older ``(column, "op")`` pairs."""
+    """Accept expressions and Daft's older ``(column, "op")`` pairs, one by one or in a
+    list (a lone pair is a pair, not two arguments)."""
     result = []
-    for item in _flatten(aggs):
-        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str):
+    for item in ([aggs[0]] if len(aggs) == 1 and _is_pair(aggs[0]) else _flatten(aggs)):
+        if _is_pair(item):
             expr, op = _to_expr(item[0]), item[1]
-            method = {"count": "count", "list": "agg_list"}.get(op, op)
-            if not hasattr(expr, method) or method.startswith("_"):
-                raise ValueError(f"unknown aggregation {op!r}")
-            result.append(getattr(expr, method)())
+            if op not in _PAIR_AGGREGATIONS:
+                raise ValueError(f"unknown aggregation {op!r} for column {item[0]!r}; "
+                                 f"choose one of {', '.join(sorted(_PAIR_AGGREGATIONS))}")
+            result.append(getattr(expr, _PAIR_AGGREGATIONS[op])())
         elif isinstance(item, Expression):
             result.append(item)
         else:
