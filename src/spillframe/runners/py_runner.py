@@ -30,10 +30,9 @@ from spillframe.physical.memory import JOIN_FACTOR, SORT_FACTOR
 from spillframe.physical.plan import PhysicalPlan, ResourceRequest, Task, TaskRef
 from spillframe.runners.base import Runner
 from spillframe.runners.spill import SpillStore
-from spillframe.units import parse_bytes
+from spillframe.units import format_bytes, parse_bytes
 
 MiB = 1 << 20
-GiB = 1 << 30
 MAX_FACTOR = max(SORT_FACTOR, JOIN_FACTOR)
 DEFAULT_PARTITION_BYTES = Config().partition_bytes
 
@@ -53,15 +52,11 @@ class Capacity:
                 or r.memory_bytes > self.memory_bytes:
             raise ResourceError(
                 f"{task.label or task.name} requests num_cpus={r.num_cpus:g}, "
-                f"num_gpus={r.num_gpus:g}, memory_bytes={_size(r.memory_bytes)}, but the "
+                f"num_gpus={r.num_gpus:g}, memory_bytes={format_bytes(r.memory_bytes)}, but the "
                 f"largest worker (this machine, py runner) has num_cpus={self.num_cpus:g}, "
-                f"num_gpus={self.num_gpus:g}, memory_bytes={_size(self.memory_bytes)}; "
+                f"num_gpus={self.num_gpus:g}, memory_bytes={format_bytes(self.memory_bytes)}; "
                 "lower the request with .override_options(...) or use a bigger runner"
             )
-
-
-def _size(n: float) -> str:
-    return f"{n / GiB:.2f} GiB" if n >= GiB else f"{n / MiB:.1f} MiB"
 
 
 #: How long jemalloc keeps freed pages before returning them to the OS under a set
