@@ -9,6 +9,7 @@ import pytest
 
 import spillframe as sf
 from spillframe import SchemaError, col
+from spillframe.runners.py_runner import PyRunner
 from spillframe.testing import assert_df_equal
 
 DATA = {"k": ["a", "b", "a", "c", "b", "a"], "v": [1, 2, 3, 4, 5, 6],
@@ -169,3 +170,54 @@ def test_null_partition_values_round_trip(sf_runner, make_df, tmp_path):
         root, partition_cols=["k"])
     back = sf.read_parquet(root, hive_partitioning=True).sort("v").to_pydict()
     assert back == {"v": [1, 2, 3], "k": ["a", None, "b"]}
+
+
+class _RecordingRunner(PyRunner):
+    """A PyRunner that suggests tiny partitions and keeps the plans it runs."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.plans = []
+
+    def planning_defaults(self):
+        return {"partition_bytes": 1024}
+
+    def run(self, plan):
+        self.plans.append(plan)
+        return super().run(plan)
+
+
+@pytest.fixture
+def recording_runner():
+    runner = _RecordingRunner(num_threads=2)
+    previous = sf.runners.base.set_active_runner(runner)
+    yield runner
+    sf.runners.base.set_active_runner(previous)
+    runner.close()
+
+
+def test_a_write_is_planned_like_every_query(recording_runner, parquet_dir, tmp_path):
+    df = sf.read_parquet(parquet_dir)
+    expected = df.num_partitions()  # under the runner's planning defaults
+    assert expected > 1
+    df.write_parquet(str(tmp_path / "out"))
+    (plan,) = recording_runner.plans
+    assert plan.output.name == "write-parquet"
+    assert plan.output.num_partitions == expected
+    assert sf.read_parquet(str(tmp_path / "out")).count_rows() == 900
+
+
+def test_a_subquery_used_twice_is_written_from_one_computation(recording_runner,
+                                                               parquet_dir, tmp_path):
+    from spillframe.io.scan import ParquetScan
+
+    totals = sf.read_parquet(parquet_dir).groupby("grp").agg(col("price").sum().alias("t"))
+    best = totals.agg(col("t").max().alias("best"))
+    query = totals.join(best, how="cross").where(col("t") == col("best")).select("grp", "t")
+    scans = sf.read_parquet(parquet_dir).num_partitions()
+    query.write_parquet(str(tmp_path / "out"))
+    (plan,) = recording_runner.plans
+    reads = sum(isinstance(arg, ParquetScan)
+                for stage in plan.stages.values() for task in stage.tasks for arg in task.args)
+    assert reads == scans  # the aggregation's input was read once, not once per use
+    assert sf.read_parquet(str(tmp_path / "out")).to_pydict()["grp"] == [4]

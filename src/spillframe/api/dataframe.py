@@ -578,9 +578,7 @@ class DataFrame:
         >>> sf.read_parquet(root).to_pydict()
         {'a': [1, 2]}
         """
-        from spillframe.io.write import write_files
-
-        return write_files(self, "parquet", root_dir, write_mode, partition_cols,
+        return self._write("parquet", root_dir, write_mode, partition_cols,
                            {"compression": compression})
 
     def write_csv(self, root_dir: str, write_mode: str = "append",
@@ -598,9 +596,19 @@ class DataFrame:
         >>> sorted(os.listdir(root))
         ['a=1', 'a=2']
         """
+        return self._write("csv", root_dir, write_mode, partition_cols, {})
+
+    def _write(self, file_format: str, root_dir: str, write_mode: str,
+               partition_cols: list[ColumnLike] | None, options: dict[str, Any]) -> DataFrame:
+        """Write through the one execution path (a ``Write`` plan node, see
+        :func:`spillframe.io.write.write_files`); a DataFrame of the written paths."""
+        from spillframe.api.execution import execute
+        from spillframe.api.io import from_pydict
         from spillframe.io.write import write_files
 
-        return write_files(self, "csv", root_dir, write_mode, partition_cols, {})
+        paths = write_files(self, file_format, root_dir, write_mode, partition_cols, options,
+                            execute)
+        return from_pydict({"path": paths})
 
 
 class GroupedDataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -19,10 +20,7 @@ import pyarrow.dataset as ds
 from spillframe.errors import SchemaError, SourceError
 from spillframe.expr.expression import Column, col
 from spillframe.kernels.narrow import Step, run_pipeline
-from spillframe.optimizer import optimize
-from spillframe.physical.lower import Lowering
-from spillframe.physical.plan import PhysicalPlan
-from spillframe.runners.base import get_runner
+from spillframe.logical import nodes as L
 
 if TYPE_CHECKING:
     from spillframe.api.dataframe import DataFrame
@@ -56,10 +54,12 @@ def write_partition(source: Any, steps: tuple[Step, ...], staging: str, index: i
 
 
 def write_files(df: DataFrame, file_format: str, root_dir: str, write_mode: str,
-                partition_cols: list[Any] | None, options: dict[str, Any]) -> DataFrame:
-    """Run ``df`` and write it under ``root_dir``; returns a DataFrame of file paths."""
-    from spillframe.api.io import from_pydict
-
+                partition_cols: list[Any] | None, options: dict[str, Any],
+                execute: Callable[[L.LogicalPlan], Iterator[pa.Table]]) -> list[str]:
+    """Write ``df`` under ``root_dir``: its plan with a :class:`Write` node on top runs
+    through ``execute`` (the API's one path for every eager call), into a staging
+    directory whose files are moved into place only when every task succeeded.
+    Returns the paths written."""
     if write_mode not in WRITE_MODES:
         raise ValueError(f"write_mode must be one of {list(WRITE_MODES)}, got {write_mode!r}")
     names = []
@@ -78,14 +78,14 @@ def write_files(df: DataFrame, file_format: str, root_dir: str, write_mode: str,
     staging = os.path.join(root_dir, f"{STAGING_PREFIX}{uuid.uuid4().hex}")
     os.makedirs(staging)
     try:
-        plan = _write_plan(df, file_format, staging, tuple(names), tuple(options.items()))
-        relative = [p for t in get_runner().run(plan) for p in t.column("path").to_pylist()]
+        plan = L.Write(df._builder, file_format=file_format, staging=staging,
+                       partition_cols=tuple(names), options=tuple(options.items()))
+        relative = [p for t in execute(plan) for p in t.column("path").to_pylist()]
         if write_mode == "overwrite":
             _remove_old_files(root_dir, staging)
-        final = _publish(staging, root_dir, relative)
+        return _publish(staging, root_dir, relative)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return from_pydict({"path": final})
 
 
 def _check_csv_types(schema: pa.Schema) -> None:
@@ -96,18 +96,6 @@ def _check_csv_types(schema: pa.Schema) -> None:
             f"write_csv cannot write nested column(s) {', '.join(nested)}; use write_parquet, "
             "or flatten them first (e.g. .list.join(',') or .apply(str, DataType.string()))"
         )
-
-
-def _write_plan(df: DataFrame, file_format: str, staging: str, partition_cols: tuple[str, ...],
-                options: tuple[tuple[str, Any], ...]) -> PhysicalPlan:
-    low = Lowering()
-    pending = low.visit(optimize(df._builder))
-    name = f"write-{file_format}"
-    tasks = [low.task(write_partition, (p.source, p.steps, staging, i, file_format,
-                                        partition_cols, options), name, pending)
-             for i, p in enumerate(pending.parts)]
-    stage = low.builder.add(name, tasks, pending.estimated_bytes)
-    return PhysicalPlan(dict(low.builder.stages), stage.id, name)
 
 
 def _remove_old_files(root_dir: str, staging: str) -> None:

@@ -207,6 +207,28 @@ class Limit(_Unary):
 
 
 @dataclass(frozen=True, eq=False)
+class Write(_Unary):
+    """Write the child's rows as ``file_format`` files into ``staging``; the output is
+    one row per written file (its path relative to ``staging``). Staging and publishing
+    the files is :mod:`spillframe.io.write`'s; this node makes a write one more stage of
+    the query's plan, planned and run like every other eager call."""
+
+    is_narrow: ClassVar[bool] = False
+    file_format: str = "parquet"
+    staging: str = ""
+    partition_cols: tuple[str, ...] = ()
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def _compute_schema(self) -> pa.Schema:
+        check_columns(self.partition_cols, self.child.schema)
+        return pa.schema([pa.field("path", pa.string())])
+
+    def describe(self) -> str:
+        by = f" partitioned by {', '.join(self.partition_cols)}" if self.partition_cols else ""
+        return f"Write{self.file_format.capitalize()}{by}"
+
+
+@dataclass(frozen=True, eq=False)
 class Explode(_Unary):
     """One row per list element of ``columns`` (lists of a row must have equal lengths)."""
 

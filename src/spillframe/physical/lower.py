@@ -294,6 +294,22 @@ class Lowering:
                                    resources=left.resources.max(right.resources),
                                    labels=(*left.labels, *right.labels), partitioning=None)
 
+    def lower_Write(self, node: L.Write) -> Pending:
+        """One ``write-<format>`` task per partition, each writing its rows into the
+        staging directory and returning the paths it wrote."""
+        from spillframe.io.write import write_partition
+
+        child = self.visit(node.child)
+        name = f"write-{node.file_format}"
+        tasks = [self.task(write_partition, (p.source, p.steps, node.staging, i,
+                                             node.file_format, node.partition_cols,
+                                             node.options), name, child, parts=(p,),
+                           factor=pipeline_factor(p.steps))
+                 for i, p in enumerate(child.parts)]
+        stage = self.builder.add(name, tasks, child.estimated_bytes, child.estimated_rows)
+        return Pending(tuple(Part(TaskRef(stage.id, i)) for i in range(len(tasks))),
+                       node.schema, None)
+
     def lower_IntoPartitions(self, node: L.IntoPartitions) -> Pending:
         child = self.visit(node.child)
         m, n = child.num_partitions, node.n

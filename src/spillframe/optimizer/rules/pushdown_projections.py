@@ -118,6 +118,8 @@ def _child_requirements(node: L.LogicalPlan,
         return [required, required]
     if isinstance(node, L.Join):
         return _join_requirements(node, required)
+    if isinstance(node, L.Write):
+        return [None]  # every column is written
     return None
 
 
