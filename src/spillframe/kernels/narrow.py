@@ -118,8 +118,8 @@ class PartitionStream(Sequence[pa.Table]):
 
     A runner passes a task's list of input references as a stream, so that a kernel
     that can work piece by piece (an out-of-core sort, join or aggregation) never
-    holds every input at once. ``nbytes`` are the inputs' in-memory sizes, known
-    before loading. Each input is loaded at most once: a stream is iterated once.
+    holds every input at once. Each input is loaded at most once: a stream is
+    iterated once.
 
     Examples
     --------
@@ -128,10 +128,8 @@ class PartitionStream(Sequence[pa.Table]):
     [1, 2]
     """
 
-    def __init__(self, loaders: list[Callable[[], pa.Table]],
-                 nbytes: list[int] | None = None) -> None:
+    def __init__(self, loaders: list[Callable[[], pa.Table]]) -> None:
         self._loaders = list(loaders)
-        self.nbytes = list(nbytes) if nbytes is not None else [0] * len(self._loaders)
 
     def __len__(self) -> int:
         return len(self._loaders)
@@ -162,9 +160,8 @@ def run_pipeline(source: Any, steps: tuple[Step, ...]) -> pa.Table:
     grant = current_grant()
     wide = _first_streaming_step(steps) if grant is not None else None
     if wide is not None:
-        before = steps[:wide]
         table = steps[wide].run_partitions(  # type: ignore[attr-defined]
-            (apply_steps(t, before) for t in _partitions(source)), grant)
+            stream_partitions(source, steps[:wide]), grant)
         return apply_steps(table, steps[wide + 1:])
     if isinstance(source, (list, PartitionStream)):
         from spillframe.kernels.exchange import concat_tables
@@ -177,11 +174,15 @@ def run_pipeline(source: Any, steps: tuple[Step, ...]) -> pa.Table:
     return apply_steps(table, steps)
 
 
-def _partitions(source: Any) -> Iterator[pa.Table]:
-    if isinstance(source, (list, PartitionStream)):
-        yield from source
+def stream_partitions(source: Any, steps: tuple[Step, ...]) -> Iterator[pa.Table]:
+    """``run_pipeline(source, steps)`` as a stream of tables: merged partitions one by
+    one, each through the steps, when every step is row-wise; else one table."""
+    if isinstance(source, (list, PartitionStream)) and \
+            all(getattr(step, "row_wise", False) for step in steps):
+        for table in source:
+            yield apply_steps(table, steps)
     else:
-        yield source if isinstance(source, pa.Table) else source.read()
+        yield run_pipeline(source, steps)
 
 
 def apply_steps(table: pa.Table, steps: tuple[Step, ...]) -> pa.Table:

@@ -204,14 +204,19 @@ def iter_refs(value: Any) -> Iterator[TaskRef]:
             yield from iter_refs(item)
 
 
-def resolve_args(value: Any, lookup: Callable[[TaskRef], Any]) -> Any:
-    """Replace every TaskRef in nested tuples/lists by ``lookup(ref)``."""
+def resolve_args(value: Any, lookup: Callable[[TaskRef], Any],
+                 lookup_list: Callable[[list[TaskRef]], Any] | None = None) -> Any:
+    """Replace every TaskRef in nested tuples/lists by ``lookup(ref)``; a non-empty list
+    of nothing but references by ``lookup_list(refs)`` when given (a runner may pass
+    merged partitions as a lazy sequence instead of loading them all)."""
     if isinstance(value, TaskRef):
         return lookup(value)
     if isinstance(value, tuple):
-        return tuple(resolve_args(v, lookup) for v in value)
+        return tuple(resolve_args(v, lookup, lookup_list) for v in value)
     if isinstance(value, list):
-        return [resolve_args(v, lookup) for v in value]
+        if lookup_list is not None and value and all(isinstance(v, TaskRef) for v in value):
+            return lookup_list(value)
+        return [resolve_args(v, lookup, lookup_list) for v in value]
     return value
 
 

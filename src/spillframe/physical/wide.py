@@ -10,7 +10,7 @@ plan has one partition.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -30,13 +30,7 @@ from spillframe.kernels.exchange import (
 )
 from spillframe.kernels.external import external_sort, grace_hash_join, spilling_aggregate
 from spillframe.kernels.join import hash_join
-from spillframe.kernels.narrow import (
-    PartitionStream,
-    ProjectStep,
-    Step,
-    apply_steps,
-    run_pipeline,
-)
+from spillframe.kernels.narrow import ProjectStep, Step, run_pipeline, stream_partitions
 from spillframe.kernels.sort import sort_table, top_k
 from spillframe.logical import nodes as L
 from spillframe.physical.lower import Lowering, Part, Pending
@@ -167,8 +161,8 @@ def join_partitions(left: Any, left_steps: tuple[Step, ...], right: Any,
     """
     grant = current_grant()
     if grant is not None and spec.how != "cross":
-        result = grace_hash_join(_side_stream(left, left_steps),
-                                 _side_stream(right, right_steps), list(spec.left_on),
+        result = grace_hash_join(stream_partitions(left, left_steps),
+                                 stream_partitions(right, right_steps), list(spec.left_on),
                                  list(spec.right_on), spec.how, spec.prefix, spec.suffix,
                                  grant)
     else:
@@ -178,17 +172,6 @@ def join_partitions(left: Any, left_steps: tuple[Step, ...], right: Any,
     if not result.schema.equals(spec.schema):
         result = result.cast(spec.schema)
     return result
-
-
-def _side_stream(source: Any, steps: tuple[Step, ...]) -> Iterator[pa.Table]:
-    """One join side as a stream of tables: merged partitions one by one when every
-    pending step is row-wise, else the whole side as one table."""
-    if isinstance(source, (list, PartitionStream)) and \
-            all(getattr(step, "row_wise", False) for step in steps):
-        for table in source:
-            yield apply_steps(table, steps)
-    else:
-        yield run_pipeline(source, steps)
 
 
 # -- exchanges --------------------------------------------------------------------------------

@@ -27,7 +27,13 @@ from spillframe.errors import ResourceError
 from spillframe.kernels.budget import MemoryGrant, granted
 from spillframe.kernels.narrow import PartitionStream
 from spillframe.physical.memory import JOIN_FACTOR, SORT_FACTOR
-from spillframe.physical.plan import PhysicalPlan, ResourceRequest, Task, TaskRef
+from spillframe.physical.plan import (
+    PhysicalPlan,
+    ResourceRequest,
+    Task,
+    TaskRef,
+    resolve_args,
+)
 from spillframe.runners.base import Runner
 from spillframe.runners.spill import SpillStore
 from spillframe.units import format_bytes, parse_bytes
@@ -210,7 +216,7 @@ class _Execution:
         self.ready: list[tuple[int, Key]] = [(self.priority[k], k) for k in self.keys
                                              if self.waiting_on[k] == 0]
         heapq.heapify(self.ready)
-        self.running: dict[Future[Any], tuple[Key, MemoryGrant]] = {}
+        self.running: dict[Future[Any], tuple[Key, ResourceRequest]] = {}
         self.in_use = ResourceRequest(0, 0, 0)
         self.done: set[Key] = set()
         self.bars = self._progress_bars()
@@ -282,7 +288,7 @@ class _Execution:
             # thread goes on scheduling meanwhile.
             self.store.reserve(grant.limit, make_room=False)
             future = self.runner._executor().submit(self._run_task, key, grant, set(takes))
-            self.running[future] = (key, grant)
+            self.running[future] = (key, request)
         for item in deferred:
             heapq.heappush(self.ready, item)
 
@@ -315,7 +321,14 @@ class _Execution:
         released = False
         try:
             self.store.make_room()
-            args = self._resolve(task.args, takes)
+            def load(ref: TaskRef) -> pa.Table:
+                store_key = _store_key(ref)
+                return self.store.take(store_key) if store_key in takes else \
+                    self.store.get(store_key)
+
+            # A list of references becomes a stream that loads them one at a time.
+            args = resolve_args(task.args, load, lambda refs: PartitionStream(
+                [functools.partial(load, ref) for ref in refs]))
             with granted(grant):
                 result = task.kernel(*args)
             del args
@@ -336,32 +349,15 @@ class _Execution:
             if self.runner.release_after_tasks:
                 pa.default_memory_pool().release_unused()
 
-    def _resolve(self, value: Any, takes: set[Hashable]) -> Any:
-        """Task arguments with references replaced by outputs; a list of references
-        becomes a :class:`PartitionStream` that loads them one at a time."""
-        if isinstance(value, TaskRef):
-            return self._load(_store_key(value), takes)
-        if isinstance(value, list) and value and all(isinstance(v, TaskRef) for v in value):
-            keys = [_store_key(v) for v in value]
-            return PartitionStream([functools.partial(self._load, k, takes) for k in keys],
-                                   [self.store.nbytes(k) for k in keys])
-        if isinstance(value, (tuple, list)):
-            return type(value)(self._resolve(v, takes) for v in value)
-        return value
-
-    def _load(self, store_key: Hashable, takes: set[Hashable]) -> pa.Table:
-        return self.store.take(store_key) if store_key in takes else self.store.get(store_key)
-
     def _is_needed(self, store_key: tuple[int, int, int | None], table: Any) -> bool:
         if not isinstance(table, pa.Table):
             raise TypeError(f"kernel returned {type(table).__name__}, expected a pyarrow Table")
         return store_key[0] == self.plan.output_stage or self.readers.get(store_key, 0) > 0
 
     def _finish(self, future: Future[Any]) -> None:
-        key, grant = self.running.pop(future)
+        key, request = self.running.pop(future)
         task = self.plan.task(key)
-        self._add_use(ResourceRequest(task.resources.num_cpus, task.resources.num_gpus,
-                                      grant.limit), -1)
+        self._add_use(request, -1)
         try:
             future.result()
         except BaseException as exc:

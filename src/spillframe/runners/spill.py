@@ -151,14 +151,7 @@ class SpillStore:
         with self._lock:
             if key in self._claimed:
                 return self._sizes[key]
-            table = self._memory.pop(key, None)
-            if table is None:
-                table = self._writing.pop(key, None)
-                if table is not None:
-                    self._writing_bytes -= table.nbytes
-            if table is not None:
-                self._memory_bytes -= table.nbytes
-            self._claimed[key] = table  # None: on disk, read back by take()
+            self._claimed[key] = self._pop_resident(key)  # None: on disk, read by take()
             return self._sizes[key]
 
     def take(self, key: Hashable) -> pa.Table:
@@ -182,12 +175,7 @@ class SpillStore:
         """Forget ``key`` and remove its spill file."""
         with self._lock:
             self._sizes.pop(key, None)
-            table = self._memory.pop(key, None)
-            if table is None and key in self._writing:
-                table = self._writing.pop(key)
-                self._writing_bytes -= table.nbytes
-            if table is not None:
-                self._memory_bytes -= table.nbytes
+            if self._pop_resident(key) is not None:
                 return
             self._claimed.pop(key, None)
             entry = self._disk.pop(key, None)
@@ -195,6 +183,18 @@ class SpillStore:
                 self._disk_bytes -= entry[1]
         if entry is not None:
             _unlink(entry[0])
+
+    def _pop_resident(self, key: Hashable) -> pa.Table | None:
+        """Remove ``key``'s table from the in-memory ones (spillable or being written;
+        a write under way then drops its file) and from their byte count."""
+        table = self._memory.pop(key, None)
+        if table is None:
+            table = self._writing.pop(key, None)
+            if table is not None:
+                self._writing_bytes -= table.nbytes
+        if table is not None:
+            self._memory_bytes -= table.nbytes
+        return table
 
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
