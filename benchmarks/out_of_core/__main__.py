@@ -9,81 +9,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks.out_of_core.case import ENGINES, Cluster, LocalBudget, Record
-from benchmarks.out_of_core.data import DATA_ROOT, ensure_data, reference_answers
+from benchmarks.out_of_core.case import ENGINES, Cluster, LocalBudget
+from benchmarks.out_of_core.case import run_in_subprocess as run_case
+from benchmarks.out_of_core.data import ensure_data, reference_answers
 from benchmarks.out_of_core.limits import main as limits_main
 from benchmarks.out_of_core.monitor import MIB
 from benchmarks.out_of_core.queries import QUERIES
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_in_subprocess(engine: str, query: str, args: argparse.Namespace) -> dict:
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks.out_of_core.case",
-        "--engine",
-        engine,
-        "--query",
-        query,
-        "--scale",
-        f"{args.scale:g}",
-        "--memory-limit",
-        args.memory_limit,
-        "--timeout",
-        f"{args.timeout:g}",
-    ]
+    options = ["--scale", f"{args.scale:g}", "--memory-limit", args.memory_limit]
     if args.partition_bytes:
-        command += ["--partition-bytes", str(args.partition_bytes)]
-    command += ["--py-memory-limit", str(args.py_memory_limit)]
-    command += ["--py-partition-bytes", str(args.py_partition_bytes)]
-    command += ["--duckdb-memory-limit", args.duckdb_memory_limit]
-    log = DATA_ROOT / "logs" / f"{engine}-{query}.log"  # git-ignored, like the data
-    log.parent.mkdir(parents=True, exist_ok=True)
-    print(f"-- {engine} {query} (log: {log.relative_to(REPO_ROOT)})", flush=True)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
-        ),
-    }
-    with log.open("w") as err:
-        try:
-            done = subprocess.run(
-                command,
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                timeout=args.timeout + 120,  # the case enforces args.timeout itself
-            )
-        except subprocess.TimeoutExpired:
-            return _timeout(engine, query, args.timeout)
-    for line in done.stdout.splitlines():
-        if line.startswith("RECORD "):
-            return json.loads(line[len("RECORD ") :])
-    return _failed(engine, query, f"case process exited with {done.returncode}; see {log.name}")
-
-
-def _timeout(engine: str, query: str, timeout: float) -> dict:
-    return _record(engine, query, "timeout", f"no answer within {timeout:g} s")
-
-
-def _failed(engine: str, query: str, error: str) -> dict:
-    return _record(engine, query, "failed", error)
-
-
-def _record(engine: str, query: str, status: str, error: str) -> dict:
-    return asdict(Record(engine, query, status=status, error=error))
+        options += ["--partition-bytes", str(args.partition_bytes)]
+    options += ["--py-memory-limit", str(args.py_memory_limit),
+                "--py-partition-bytes", str(args.py_partition_bytes),
+                "--duckdb-memory-limit", args.duckdb_memory_limit]
+    return run_case(engine, query, options, args.timeout, f"{engine}-{query}.log")
 
 
 # The Dask runner's partition size, probed case by case (one query per process, as

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from benchmarks.out_of_core.data import DATA_ROOT, ensure_data, reference_answers
+from benchmarks.out_of_core.case import run_in_subprocess
+from benchmarks.out_of_core.data import ensure_data, reference_answers
 from benchmarks.out_of_core.queries import QUERIES
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
 
 #: engine label -> (case engine, extra environment)
@@ -36,28 +33,10 @@ ENGINES = {
 
 def run_case(label: str, query: str, limit_mib: int, scale: float, timeout: float) -> dict:
     engine, extra_env = ENGINES[label]
-    command = [
-        sys.executable, "-m", "benchmarks.out_of_core.case", "--engine", engine,
-        "--query", query, "--scale", f"{scale:g}", "--timeout", f"{timeout:g}",
-        "--py-memory-limit", str(limit_mib * MIB), "--py-partition-bytes", "0",
-        "--duckdb-memory-limit", f"{limit_mib}MiB",
-    ]
-    env = {**os.environ, **extra_env,
-           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT),
-                                                     os.environ.get("PYTHONPATH", "")) if p)}
-    log = DATA_ROOT / "logs" / f"limits-{engine}-{query}-{limit_mib}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    print(f"-- {label} {query} at {limit_mib} MiB", flush=True)
-    with log.open("w") as err:
-        done = subprocess.run(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=err, text=True, timeout=timeout + 120)
-    for line in done.stdout.splitlines():
-        if line.startswith("RECORD "):
-            record = json.loads(line[len("RECORD "):])
-            break
-    else:
-        record = {"engine": engine, "query": query, "status": "failed",
-                  "error": f"case process exited with {done.returncode}; see {log.name}"}
+    options = ["--scale", f"{scale:g}", "--py-memory-limit", str(limit_mib * MIB),
+               "--py-partition-bytes", "0", "--duckdb-memory-limit", f"{limit_mib}MiB"]
+    record = run_in_subprocess(engine, query, options, timeout,
+                               f"limits-{engine}-{query}-{limit_mib}.log", extra_env)
     record.update(label=label, limit_mib=limit_mib)
     return record
 
