@@ -21,19 +21,33 @@ from benchmarks.tpch.__main__ import main as tpch_main
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--scale", default="1", help="TPC-H scale factor for both")
     parser.add_argument("--runners", default="py,dask", help="spillframe runners (TPC-H)")
-    parser.add_argument("--peers", default="duckdb,polars,daft,dask-dataframe",
-                        help="peer engines (TPC-H)")
+    parser.add_argument(
+        "--peers", default="duckdb,polars,daft,dask-dataframe", help="peer engines (TPC-H)"
+    )
     parser.add_argument("--runs", default="3", help="timed runs per TPC-H query")
     parser.add_argument("--skip-tpch", action="store_true")
     parser.add_argument("--skip-out-of-core", action="store_true")
     args = parser.parse_args(argv)
     if not args.skip_tpch:
-        tpch_main(["--scale", args.scale, "--runners", args.runners, "--peers", args.peers,
-                   "--runs", args.runs])
+        tpch_main(
+            [
+                "--scale",
+                args.scale,
+                "--runners",
+                args.runners,
+                "--peers",
+                args.peers,
+                "--runs",
+                args.runs,
+            ]
+        )
     if not args.skip_out_of_core:
         out_of_core_main(["--scale", args.scale])
     return 0

@@ -16,11 +16,13 @@ def parquet_dir(tmp_path):
     root.mkdir()
     for f in range(3):
         ids = list(range(f * 300, (f + 1) * 300))
-        table = pa.table({
-            "id": ids,
-            "grp": [i % 5 for i in ids],
-            "price": [i * 1.5 for i in ids],
-            "name": [f"n{i % 17}" for i in ids],
-        })
+        table = pa.table(
+            {
+                "id": ids,
+                "grp": [i % 5 for i in ids],
+                "price": [i * 1.5 for i in ids],
+                "name": [f"n{i % 17}" for i in ids],
+            }
+        )
         pq.write_table(table, os.path.join(root, f"part-{f}.parquet"), row_group_size=75)
     return str(root)

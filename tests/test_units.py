@@ -7,10 +7,20 @@ import pytest
 from spillframe.units import format_bytes, parse_bytes
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("256MiB", 256 << 20), ("1 GiB", 1 << 30), ("512 mib", 512 << 20), ("4GB", 4 * 10**9),
-    ("1.5GiB", 3 << 29), ("100", 100), (2048, 2048), (1e6, 10**6), ("2e3kB", 2 * 10**6),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("256MiB", 256 << 20),
+        ("1 GiB", 1 << 30),
+        ("512 mib", 512 << 20),
+        ("4GB", 4 * 10**9),
+        ("1.5GiB", 3 << 29),
+        ("100", 100),
+        (2048, 2048),
+        (1e6, 10**6),
+        ("2e3kB", 2 * 10**6),
+    ],
+)
 def test_sizes_parse(text, expected):
     assert parse_bytes(text) == expected
 
@@ -22,5 +32,9 @@ def test_bad_sizes_name_the_option(bad):
 
 
 def test_format_bytes():
-    assert [format_bytes(n) for n in (12, 4096, 42 << 20, 3 << 30)] == \
-        ["12 B", "4.0 KiB", "42.0 MiB", "3.00 GiB"]
+    assert [format_bytes(n) for n in (12, 4096, 42 << 20, 3 << 30)] == [
+        "12 B",
+        "4.0 KiB",
+        "42.0 MiB",
+        "3.00 GiB",
+    ]

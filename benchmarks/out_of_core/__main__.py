@@ -25,9 +25,14 @@ def run_in_subprocess(engine: str, query: str, args: argparse.Namespace) -> dict
     options = ["--scale", f"{args.scale:g}", "--memory-limit", args.memory_limit]
     if args.partition_bytes:
         options += ["--partition-bytes", str(args.partition_bytes)]
-    options += ["--py-memory-limit", str(args.py_memory_limit),
-                "--py-partition-bytes", str(args.py_partition_bytes),
-                "--duckdb-memory-limit", args.duckdb_memory_limit]
+    options += [
+        "--py-memory-limit",
+        str(args.py_memory_limit),
+        "--py-partition-bytes",
+        str(args.py_partition_bytes),
+        "--duckdb-memory-limit",
+        args.duckdb_memory_limit,
+    ]
     return run_case(engine, query, options, args.timeout, f"{engine}-{query}.log")
 
 

@@ -129,8 +129,9 @@ def run_case(
             worker.start()
             worker.join(timeout)
             record.seconds = round(time.perf_counter() - start, 2)
-            if _finished(record, worker.is_alive(), outcome, timeout,
-                         " (workers paused or deadlocked)"):
+            if _finished(
+                record, worker.is_alive(), outcome, timeout, " (workers paused or deadlocked)"
+            ):
                 table = outcome.pop("table")
                 record.seconds = outcome["seconds"]
                 record.rows = table.num_rows
@@ -251,8 +252,9 @@ class VanillaCluster:
         self.cluster.close()
 
 
-def _finished(record: Any, alive: bool, outcome: dict[str, Any], timeout: float,
-              hint: str = "") -> bool:
+def _finished(
+    record: Any, alive: bool, outcome: dict[str, Any], timeout: float, hint: str = ""
+) -> bool:
     """Mark ``record`` as timed out or failed; True when the attempt produced an answer."""
     if alive:
         record.status = "timeout"
@@ -300,31 +302,53 @@ def _execute(
 REPO_ROOT = DATA_ROOT.parents[2]
 
 
-def run_in_subprocess(engine: str, query: str, options: list[str], timeout: float,
-                      log_name: str, env: dict[str, str] | None = None) -> dict:
+def run_in_subprocess(
+    engine: str,
+    query: str,
+    options: list[str],
+    timeout: float,
+    log_name: str,
+    env: dict[str, str] | None = None,
+) -> dict:
     """Run one case in its own process (``python -m benchmarks.out_of_core.case``) and
     return its record; a process that hangs past ``timeout`` or prints no record gives a
     ``timeout`` or ``failed`` record. ``options`` are further command-line options of
     this module; ``env`` adds environment variables; stderr goes to ``logs/log_name``."""
-    command = [sys.executable, "-m", "benchmarks.out_of_core.case", "--engine", engine,
-               "--query", query, "--timeout", f"{timeout:g}", *options]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.out_of_core.case",
+        "--engine",
+        engine,
+        "--query",
+        query,
+        "--timeout",
+        f"{timeout:g}",
+        *options,
+    ]
     log = DATA_ROOT / "logs" / log_name  # git-ignored, like the data
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"-- {engine} {query} (log: {log.relative_to(REPO_ROOT)})", flush=True)
     path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     with log.open("w") as err:
         try:
-            done = subprocess.run(command, cwd=REPO_ROOT,
-                                  env={**os.environ, **(env or {}), "PYTHONPATH": path},
-                                  stdout=subprocess.PIPE, stderr=err, text=True,
-                                  timeout=timeout + 120)  # the case enforces timeout itself
+            done = subprocess.run(
+                command,
+                cwd=REPO_ROOT,
+                env={**os.environ, **(env or {}), "PYTHONPATH": path},
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                timeout=timeout + 120,
+            )  # the case enforces timeout itself
         except subprocess.TimeoutExpired:
             return _record(engine, query, "timeout", f"no answer within {timeout:g} s")
     for line in done.stdout.splitlines():
         if line.startswith("RECORD "):
-            return json.loads(line[len("RECORD "):])
-    return _record(engine, query, "failed",
-                   f"case process exited with {done.returncode}; see {log.name}")
+            return json.loads(line[len("RECORD ") :])
+    return _record(
+        engine, query, "failed", f"case process exited with {done.returncode}; see {log.name}"
+    )
 
 
 def _record(engine: str, query: str, status: str, error: str) -> dict:

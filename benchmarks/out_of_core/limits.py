@@ -33,10 +33,19 @@ ENGINES = {
 
 def run_case(label: str, query: str, limit_mib: int, scale: float, timeout: float) -> dict:
     engine, extra_env = ENGINES[label]
-    options = ["--scale", f"{scale:g}", "--py-memory-limit", str(limit_mib * MIB),
-               "--py-partition-bytes", "0", "--duckdb-memory-limit", f"{limit_mib}MiB"]
-    record = run_in_subprocess(engine, query, options, timeout,
-                               f"limits-{engine}-{query}-{limit_mib}.log", extra_env)
+    options = [
+        "--scale",
+        f"{scale:g}",
+        "--py-memory-limit",
+        str(limit_mib * MIB),
+        "--py-partition-bytes",
+        "0",
+        "--duckdb-memory-limit",
+        f"{limit_mib}MiB",
+    ]
+    record = run_in_subprocess(
+        engine, query, options, timeout, f"limits-{engine}-{query}-{limit_mib}.log", extra_env
+    )
     record.update(label=label, limit_mib=limit_mib)
     return record
 
@@ -52,8 +61,11 @@ def verdicts(records: list[dict]) -> list[dict]:
         r["rss_bound_mib"] = bound
         r["duckdb_seconds"] = peer.get("seconds")
         r["rss_ok"] = r.get("status") == "ok" and (r.get("peak_mib") or 1e9) <= bound
-        r["time_ok"] = r.get("status") == "ok" and peer.get("status") == "ok" and \
-            r["seconds"] <= 2 * peer["seconds"]
+        r["time_ok"] = (
+            r.get("status") == "ok"
+            and peer.get("status") == "ok"
+            and r["seconds"] <= 2 * peer["seconds"]
+        )
     return records
 
 
@@ -75,16 +87,23 @@ def to_markdown(records: list[dict], started: str) -> str:
         "(MiB) | spilled (MiB) | partition_bytes | holds |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(records, key=lambda r: (QUERIES.index(r["query"]), r["limit_mib"],
-                                            list(ENGINES).index(r["label"]))):
+    for r in sorted(
+        records,
+        key=lambda r: (QUERIES.index(r["query"]), r["limit_mib"], list(ENGINES).index(r["label"])),
+    ):
         ratio = holds = bound = ""
         if r["label"] != "duckdb":
             if r.get("duckdb_seconds") and r.get("seconds"):
                 ratio = f"{r['seconds'] / r['duckdb_seconds']:.2f}"
             bound = f"{r['rss_bound_mib']:.0f}"
-            holds = "yes" if r["rss_ok"] and r["time_ok"] else \
-                ", ".join(p for p, ok in (("RSS", r["rss_ok"]), ("time", r["time_ok"]))
-                          if not ok) + " missed"
+            holds = (
+                "yes"
+                if r["rss_ok"] and r["time_ok"]
+                else ", ".join(
+                    p for p, ok in (("RSS", r["rss_ok"]), ("time", r["time_ok"])) if not ok
+                )
+                + " missed"
+            )
         pb = (r.get("settings") or {}).get("partition_bytes")
         pb = f"{pb / MIB:.1f} MiB" if pb else ""
         note = (r.get("error") or "; ".join(r.get("problems") or []))[:120]
@@ -92,7 +111,8 @@ def to_markdown(records: list[dict], started: str) -> str:
         lines.append(
             f"| {r['query']} | {r['limit_mib']} MiB | {r['label']} | {status} | "
             f"{r.get('seconds')} | {ratio} | {r.get('peak_mib')} | {bound} | "
-            f"{r.get('spilled_mib')} | {pb} | {holds} |")
+            f"{r.get('spilled_mib')} | {pb} | {holds} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -113,13 +133,17 @@ def main(argv: list[str] | None = None) -> None:
         for limit in (int(x) for x in args.limits.split(",")):
             for label in args.engines.split(","):  # alternating engines, same conditions
                 record = run_case(label, query, limit, args.scale, args.timeout)
-                print(f"   {record.get('status')} in {record.get('seconds')} s, peak "
-                      f"{record.get('peak_mib')} MiB", flush=True)
+                print(
+                    f"   {record.get('status')} in {record.get('seconds')} s, peak "
+                    f"{record.get('peak_mib')} MiB",
+                    flush=True,
+                )
                 records.append(record)
     verdicts(records)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "memory_limits.json").write_text(
-        json.dumps({"started": started, "records": records}, indent=2) + "\n")
+        json.dumps({"started": started, "records": records}, indent=2) + "\n"
+    )
     (RESULTS_DIR / "memory_limits.md").write_text(to_markdown(records, started))
 
 

@@ -21,18 +21,22 @@ def generate_sales(directory: str, rows: int, files: int = 4, seed: int = 7) -> 
     per_file = rows // files
     for i in range(files):
         n = per_file if i < files - 1 else rows - per_file * (files - 1)
-        table = pa.table({
-            "order_id": np.arange(i * per_file, i * per_file + n, dtype=np.int64),
-            "store_id": rng.integers(0, 500, n, dtype=np.int32),
-            "quantity": rng.integers(1, 20, n, dtype=np.int64),
-            "unit_price": np.round(rng.gamma(2.0, 15.0, n), 2),
-            "day": pa.array(rng.integers(19000, 19730, n).astype("int32")).cast(pa.date32()),
-        })
-        pq.write_table(table, os.path.join(directory, "sales", f"part-{i}.parquet"),
-                       row_group_size=1 << 18)
+        table = pa.table(
+            {
+                "order_id": np.arange(i * per_file, i * per_file + n, dtype=np.int64),
+                "store_id": rng.integers(0, 500, n, dtype=np.int32),
+                "quantity": rng.integers(1, 20, n, dtype=np.int64),
+                "unit_price": np.round(rng.gamma(2.0, 15.0, n), 2),
+                "day": pa.array(rng.integers(19000, 19730, n).astype("int32")).cast(pa.date32()),
+            }
+        )
+        pq.write_table(
+            table, os.path.join(directory, "sales", f"part-{i}.parquet"), row_group_size=1 << 18
+        )
     regions = np.array(["north", "south", "east", "west", "central"])
-    stores = pa.table({"store_id": np.arange(500, dtype=np.int64),
-                       "region": regions[rng.integers(0, 5, 500)]})
+    stores = pa.table(
+        {"store_id": np.arange(500, dtype=np.int64), "region": regions[rng.integers(0, 5, 500)]}
+    )
     pq.write_table(stores, os.path.join(directory, "stores.parquet"))
 
 
@@ -46,9 +50,11 @@ def demo_query(directory: str) -> sf.DataFrame:
         .with_column("year", sf.col("day").dt.year())
         .join(stores, left_on="store_id", right_on="store_id")
         .groupby("region", "year")
-        .agg(sf.col("revenue").sum().alias("revenue"),
-             sf.col("order_id").count().alias("orders"),
-             sf.col("unit_price").mean().alias("avg_price"))
+        .agg(
+            sf.col("revenue").sum().alias("revenue"),
+            sf.col("order_id").count().alias("orders"),
+            sf.col("unit_price").mean().alias("avg_price"),
+        )
         .sort(["revenue"], desc=True)
     )
 
@@ -69,16 +75,20 @@ def run_demo(rows: int, directory: str | None) -> int:
     result.show(n=10)
     print("\nPlan:")
     demo_query(workdir).explain(show_all=True)
-    print(f"\nQuery time: {elapsed:.3f} s over {rows:,} rows "
-          f"({rows / elapsed / 1e6:.1f} M rows/s) on the {runner.name} runner")
+    print(
+        f"\nQuery time: {elapsed:.3f} s over {rows:,} rows "
+        f"({rows / elapsed / 1e6:.1f} M rows/s) on the {runner.name} runner"
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spillframe", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="generate data, run a multi-step query, "
-                                            "print the result, the plan and the time")
+    demo = commands.add_parser(
+        "demo",
+        help="generate data, run a multi-step query, print the result, the plan and the time",
+    )
     demo.add_argument("--rows", type=int, default=2_000_000, help="sales rows to generate")
     demo.add_argument("--dir", default=None, help="where to write the data (default: temp)")
     args = parser.parse_args(argv)

@@ -51,10 +51,10 @@ class Config:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if not isinstance(value, int) or value < (0 if field.name == "broadcast_join_bytes"
-                                                      else 1):
+            if not isinstance(value, int) or value < (
+                0 if field.name == "broadcast_join_bytes" else 1
+            ):
                 raise ValueError(f"config {field.name} must be a positive int, got {value!r}")
-
 
     def partitions_for(self, nbytes: int) -> int:
         """Partitions for ``nbytes`` of data: ``nbytes / partition_bytes``, raised towards

@@ -90,13 +90,20 @@ class UDF:
     def __call__(self, *args: Any, **kwargs: Any) -> Expression:
         exprs = tuple(a for a in args if isinstance(a, Expression))
         if len(exprs) != len(args):
-            raise TypeError(f"UDF {self.name!r} takes expressions as positional arguments "
-                            "(col(...)); pass other values as keyword arguments")
+            raise TypeError(
+                f"UDF {self.name!r} takes expressions as positional arguments "
+                "(col(...)); pass other values as keyword arguments"
+            )
         return UdfCall(self, exprs, tuple(kwargs.items()))
 
-    def override_options(self, *, num_cpus: float | None = None, num_gpus: float | None = None,
-                         memory_bytes: int | None = None,
-                         batch_size: int | None = None) -> UDF:
+    def override_options(
+        self,
+        *,
+        num_cpus: float | None = None,
+        num_gpus: float | None = None,
+        memory_bytes: int | None = None,
+        batch_size: int | None = None,
+    ) -> UDF:
         """A copy with other resource requests or batch size.
 
         Examples
@@ -112,18 +119,20 @@ class UDF:
         resources = ResourceRequest(
             r.num_cpus if num_cpus is None else num_cpus,
             r.num_gpus if num_gpus is None else num_gpus,
-            r.memory_bytes if memory_bytes is None else _check_bytes(memory_bytes))
-        return dataclasses.replace(self, resources=resources,
-                                   batch_size=self.batch_size if batch_size is None
-                                   else _check_batch(batch_size),
-                                   uid=self.uid)
+            r.memory_bytes if memory_bytes is None else _check_bytes(memory_bytes),
+        )
+        return dataclasses.replace(
+            self,
+            resources=resources,
+            batch_size=self.batch_size if batch_size is None else _check_batch(batch_size),
+            uid=self.uid,
+        )
 
     def with_init_args(self, *args: Any, **kwargs: Any) -> UDF:
         """For a class UDF: arguments for its ``__init__``."""
         if not self.is_class:
             raise TypeError(f"{self.name!r} is a function UDF; only class UDFs take init args")
-        return dataclasses.replace(self, init_args=(args, kwargs),
-                                   uid=uuid.uuid4().hex)
+        return dataclasses.replace(self, init_args=(args, kwargs), uid=uuid.uuid4().hex)
 
     # -- evaluation ---------------------------------------------------------------------
     def evaluate(self, call: UdfCall, columns: list[Any], num_rows: int) -> pa.ChunkedArray:
@@ -146,14 +155,19 @@ class UDF:
         if isinstance(result, pa.ChunkedArray):
             result = result.combine_chunks()
         try:
-            array = result.cast(self.return_dtype) if isinstance(result, pa.Array) \
+            array = (
+                result.cast(self.return_dtype)
+                if isinstance(result, pa.Array)
                 else pa.array(result, type=self.return_dtype)
+            )
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
-            raise TypeError(f"UDF {self.name!r} returned values that are not "
-                            f"{self.return_dtype}: {exc}") from None
+            raise TypeError(
+                f"UDF {self.name!r} returned values that are not {self.return_dtype}: {exc}"
+            ) from None
         if len(array) != expected:
-            raise ValueError(f"UDF {self.name!r} returned {len(array)} values for a batch of "
-                             f"{expected} rows")
+            raise ValueError(
+                f"UDF {self.name!r} returned {len(array)} values for a batch of {expected} rows"
+            )
         return array
 
     def _instance(self) -> _Borrowed:
@@ -172,8 +186,9 @@ class UDF:
 class _Borrowed:
     """Context manager lending a class UDF instance (building it once per slot)."""
 
-    def __init__(self, fn: Callable[..., Any] | None, pool: queue.Queue[Any] | None,
-                 udf: UDF | None = None) -> None:
+    def __init__(
+        self, fn: Callable[..., Any] | None, pool: queue.Queue[Any] | None, udf: UDF | None = None
+    ) -> None:
         self.fn, self.pool, self.udf, self.instance = fn, pool, udf, None
 
     def __enter__(self) -> Callable[..., Any]:
@@ -208,9 +223,15 @@ def _check_batch(value: Any) -> int:
     return value
 
 
-def udf(*, return_dtype: pa.DataType, num_cpus: float | None = None, num_gpus: float | None = None,
-        memory_bytes: int | None = None, batch_size: int | None = None,
-        concurrency: int | None = None) -> Callable[[Any], UDF]:
+def udf(
+    *,
+    return_dtype: pa.DataType,
+    num_cpus: float | None = None,
+    num_gpus: float | None = None,
+    memory_bytes: int | None = None,
+    batch_size: int | None = None,
+    concurrency: int | None = None,
+) -> Callable[[Any], UDF]:
     """Turn a function (or a class with ``__call__``) into a UDF over batches.
 
     The function receives one :class:`Series` per expression argument and returns a
@@ -232,16 +253,23 @@ def udf(*, return_dtype: pa.DataType, num_cpus: float | None = None, num_gpus: f
         raise TypeError(f"udf return_dtype must be a pyarrow DataType, got {return_dtype!r}")
     if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
         raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
-    resources = ResourceRequest(1.0 if num_cpus is None else num_cpus,
-                                0.0 if num_gpus is None else num_gpus,
-                                0 if memory_bytes is None else _check_bytes(memory_bytes))
+    resources = ResourceRequest(
+        1.0 if num_cpus is None else num_cpus,
+        0.0 if num_gpus is None else num_gpus,
+        0 if memory_bytes is None else _check_bytes(memory_bytes),
+    )
 
     def wrap(func: Any) -> UDF:
         if not callable(func):
             raise TypeError(f"@udf needs a function or a class, got {func!r}")
         if concurrency is not None and not inspect.isclass(func):
             raise TypeError("concurrency= applies to class UDFs only")
-        return UDF(func, return_dtype, resources,
-                   None if batch_size is None else _check_batch(batch_size), concurrency)
+        return UDF(
+            func,
+            return_dtype,
+            resources,
+            None if batch_size is None else _check_batch(batch_size),
+            concurrency,
+        )
 
     return wrap

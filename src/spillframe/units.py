@@ -18,10 +18,20 @@ MiB = 1 << 20
 GiB = 1 << 30
 
 _UNITS = {
-    "": 1, "b": 1,
-    "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
-    "t": 10**12, "tb": 10**12,
-    "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "m": 10**6,
+    "mb": 10**6,
+    "g": 10**9,
+    "gb": 10**9,
+    "t": 10**12,
+    "tb": 10**12,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "tib": 1 << 40,
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?\s*([a-zA-Z]*)\s*$")
 
@@ -34,17 +44,23 @@ def parse_bytes(value: int | float | str, name: str = "size") -> int:
     for sizes below one byte.
     """
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number of bytes or a size such as '256MiB', "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{name} must be a number of bytes or a size such as '256MiB', got {value!r}"
+        )
     if isinstance(value, (int, float)):
         number = float(value)
-    elif isinstance(value, str) and (match := _SIZE.match(value)) \
-            and match.group(3).lower() in _UNITS:
+    elif (
+        isinstance(value, str)
+        and (match := _SIZE.match(value))
+        and match.group(3).lower() in _UNITS
+    ):
         digits, exponent, unit = match.groups()
         number = float(digits) * 10 ** int(exponent or 0) * _UNITS[unit.lower()]
     else:
-        raise ValueError(f"{name} must be a number of bytes or a size such as '256MiB', "
-                         f"'1 GiB' or '4GB', got {value!r}")
+        raise ValueError(
+            f"{name} must be a number of bytes or a size such as '256MiB', "
+            f"'1 GiB' or '4GB', got {value!r}"
+        )
     if number < 1 or number != number:
         raise ValueError(f"{name} must be at least 1 byte, got {value!r}")
     return int(number)

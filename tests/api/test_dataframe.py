@@ -10,8 +10,11 @@ import spillframe as sf
 from spillframe import col
 from spillframe.testing import assert_df_equal
 
-DATA = {"a": [1, 2, None, 4, 5, 6], "b": ["x", "y", "z", None, "x", "y"],
-        "l": [[1, 2], [], None, [3], [4, 5, 6], [7]]}
+DATA = {
+    "a": [1, 2, None, 4, 5, 6],
+    "b": ["x", "y", "z", None, "x", "y"],
+    "l": [[1, 2], [], None, [3], [4, 5, 6], [7]],
+}
 
 
 @pytest.fixture(params=[1, 3], ids=["1part", "3parts"])

@@ -15,17 +15,20 @@ import spillframe as sf
 from spillframe.api.execution import physical_plan
 from spillframe.testing import assert_df_equal
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.string()), ("c", pa.float64())])
 PARTITIONS = st.sampled_from([1, 3, 8])
 
 rows_strategy = st.lists(
-    st.fixed_dictionaries({
-        "a": st.none() | st.integers(0, 3),
-        "b": st.none() | st.sampled_from(["x", "y"]),
-        "c": st.none() | st.sampled_from([0.5, 1.5]),
-    }),
+    st.fixed_dictionaries(
+        {
+            "a": st.none() | st.integers(0, 3),
+            "b": st.none() | st.sampled_from(["x", "y"]),
+            "c": st.none() | st.sampled_from([0.5, 1.5]),
+        }
+    ),
     max_size=50,
 )
 
@@ -54,13 +57,17 @@ def test_distinct_all_columns(sf_runner, make_df, rows, n):
         result = df.to_arrow()
     assert result.schema == df.schema() == SCHEMA
     expected = pa.Table.from_pylist(
-        [dict(zip(SCHEMA.names, r)) for r in pandas_distinct(rows, None)], SCHEMA)
+        [dict(zip(SCHEMA.names, r)) for r in pandas_distinct(rows, None)], SCHEMA
+    )
     assert_df_equal(result, expected)
 
 
 @SETTINGS
-@given(rows=rows_strategy, n=PARTITIONS,
-       on=st.lists(st.sampled_from(SCHEMA.names), min_size=1, max_size=2, unique=True))
+@given(
+    rows=rows_strategy,
+    n=PARTITIONS,
+    on=st.lists(st.sampled_from(SCHEMA.names), min_size=1, max_size=2, unique=True),
+)
 def test_distinct_on_subset(sf_runner, make_df, rows, n, on):
     with small_partitions():
         df = make_df(pa.Table.from_pylist(rows, SCHEMA), num_partitions=n).distinct(*on)
@@ -78,8 +85,9 @@ def test_distinct_then_limit(sf_runner, make_df, n):
     data = {"a": [i % 9 for i in range(200)], "b": ["x"] * 200}
     with small_partitions():
         df = make_df(data, num_partitions=n).distinct()
-        assert "agg-partial" in [s.name for s in physical_plan(df._builder).stages.values()] \
-            or n == 1
+        assert (
+            "agg-partial" in [s.name for s in physical_plan(df._builder).stages.values()] or n == 1
+        )
         limited = df.limit(4).to_pylist()
     assert len(limited) == 4 and len({r["a"] for r in limited}) == 4
 

@@ -14,20 +14,30 @@ import spillframe as sf
 from spillframe import col
 from spillframe.testing import assert_df_equal
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
-SCHEMA = pa.schema([("k", pa.int64()), ("g", pa.string()), ("v", pa.int64()),
-                    ("f", pa.float64()), ("s", pa.string())])
+SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+SCHEMA = pa.schema(
+    [
+        ("k", pa.int64()),
+        ("g", pa.string()),
+        ("v", pa.int64()),
+        ("f", pa.float64()),
+        ("s", pa.string()),
+    ]
+)
 PARTITIONS = st.sampled_from([1, 3, 8])
 
 rows_strategy = st.lists(
-    st.fixed_dictionaries({
-        "k": st.none() | st.integers(0, 4),
-        "g": st.none() | st.sampled_from(["a", "b", "c"]),
-        "v": st.none() | st.integers(-50, 50),
-        "f": st.none() | st.integers(-20, 20).map(lambda x: x / 4),
-        "s": st.none() | st.sampled_from(["x", "y", "z", "w"]),
-    }),
+    st.fixed_dictionaries(
+        {
+            "k": st.none() | st.integers(0, 4),
+            "g": st.none() | st.sampled_from(["a", "b", "c"]),
+            "v": st.none() | st.integers(-50, 50),
+            "f": st.none() | st.integers(-20, 20).map(lambda x: x / 4),
+            "s": st.none() | st.sampled_from(["x", "y", "z", "w"]),
+        }
+    ),
     max_size=40,
 )
 
@@ -43,8 +53,7 @@ def table_of(rows: list[dict]) -> pa.Table:
 
 def pandas_of(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=SCHEMA.names)
-    return frame.astype({"k": "Int64", "g": "object", "v": "Int64", "f": "Float64",
-                         "s": "object"})
+    return frame.astype({"k": "Int64", "g": "object", "v": "Int64", "f": "Float64", "s": "object"})
 
 
 def plain(value):
@@ -62,10 +71,15 @@ def stage_names(df: sf.DataFrame) -> str:
 
 
 NUMERIC_AGGS = {
-    "sum": lambda e: e.sum(), "mean": lambda e: e.mean(), "min": lambda e: e.min(),
-    "max": lambda e: e.max(), "count": lambda e: e.count(),
-    "count_all": lambda e: e.count("all"), "count_distinct": lambda e: e.count_distinct(),
-    "stddev": lambda e: e.stddev(), "approx_count_distinct": lambda e: e.approx_count_distinct(),
+    "sum": lambda e: e.sum(),
+    "mean": lambda e: e.mean(),
+    "min": lambda e: e.min(),
+    "max": lambda e: e.max(),
+    "count": lambda e: e.count(),
+    "count_all": lambda e: e.count("all"),
+    "count_distinct": lambda e: e.count_distinct(),
+    "stddev": lambda e: e.stddev(),
+    "approx_count_distinct": lambda e: e.approx_count_distinct(),
 }
 
 
@@ -81,12 +95,12 @@ def reference_value(op: str, values: pd.Series):
     if len(valid) == 0 or (op == "stddev" and len(valid) < 2):
         return None
     method = {"stddev": "std"}.get(op, op)
-    return plain(getattr(valid.astype("float64" if op in ("mean", "stddev") else valid.dtype),
-                         method)())
+    return plain(
+        getattr(valid.astype("float64" if op in ("mean", "stddev") else valid.dtype), method)()
+    )
 
 
-def reference_groupby(rows: list[dict], keys: list[str], column: str, ops: list[str]
-                      ) -> list[dict]:
+def reference_groupby(rows: list[dict], keys: list[str], column: str, ops: list[str]) -> list[dict]:
     frame = pandas_of(rows)
     out = []
     for key, group in frame.groupby(keys, dropna=False, sort=False):
@@ -110,8 +124,7 @@ def test_numeric_aggs_match_pandas(sf_runner, make_df, rows, n, column):
         df = make_df(table_of(rows), num_partitions=n).groupby("k").agg(*named_aggs(column, ops))
         result = df.to_arrow()
     assert result.schema == df.schema()
-    expected = pa.Table.from_pylist(reference_groupby(rows, ["k"], column, ops),
-                                    schema=df.schema())
+    expected = pa.Table.from_pylist(reference_groupby(rows, ["k"], column, ops), schema=df.schema())
     assert_df_equal(result, expected, sort_by="k", atol=1e-9)
 
 
@@ -124,8 +137,9 @@ def test_multiple_keys_and_string_aggs(sf_runner, make_df, rows, n):
         df = make_df(table_of(rows), num_partitions=n).groupby("g", "k").agg(*aggs)
         result = df.to_arrow()
     assert result.schema == df.schema()
-    expected = pa.Table.from_pylist(reference_groupby(rows, ["g", "k"], "s", ops),
-                                    schema=df.schema())
+    expected = pa.Table.from_pylist(
+        reference_groupby(rows, ["g", "k"], "s", ops), schema=df.schema()
+    )
     assert_df_equal(result, expected, sort_by=["g", "k"])
 
 
@@ -133,8 +147,11 @@ def test_multiple_keys_and_string_aggs(sf_runner, make_df, rows, n):
 @given(rows=rows_strategy, n=PARTITIONS)
 def test_any_value_and_agg_list(sf_runner, make_df, rows, n):
     with small_partitions():
-        df = make_df(table_of(rows), num_partitions=n).groupby("g").agg(
-            col("s").any_value().alias("any"), col("s").agg_list().alias("all"))
+        df = (
+            make_df(table_of(rows), num_partitions=n)
+            .groupby("g")
+            .agg(col("s").any_value().alias("any"), col("s").agg_list().alias("all"))
+        )
         result = df.to_arrow()
     assert result.schema == df.schema()
     groups: dict = {}
@@ -153,8 +170,11 @@ def test_any_value_and_agg_list(sf_runner, make_df, rows, n):
 @given(rows=rows_strategy, n=PARTITIONS)
 def test_key_expression(sf_runner, make_df, rows, n):
     with small_partitions():
-        df = make_df(table_of(rows), num_partitions=n).groupby(col("v") % 3).agg(
-            col("f").sum().alias("total"), col("f").count("all").alias("rows"))
+        df = (
+            make_df(table_of(rows), num_partitions=n)
+            .groupby(col("v") % 3)
+            .agg(col("f").sum().alias("total"), col("f").count("all").alias("rows"))
+        )
         result = df.to_arrow()
     assert result.schema == df.schema()
     assert df.column_names == ["v", "total", "rows"]
@@ -162,8 +182,9 @@ def test_key_expression(sf_runner, make_df, rows, n):
     frame["m"] = frame["v"] % 3  # floored modulo, as spillframe's %
     expected = []
     for key, group in frame.groupby("m", dropna=False, sort=False):
-        expected.append({"v": plain(key), "total": reference_value("sum", group["f"]),
-                         "rows": len(group)})
+        expected.append(
+            {"v": plain(key), "total": reference_value("sum", group["f"]), "rows": len(group)}
+        )
     assert_df_equal(result, pa.Table.from_pylist(expected, schema=df.schema()), sort_by="v")
 
 
@@ -193,8 +214,9 @@ def test_more_partitions_than_rows(sf_runner, make_df):
     assert df.num_partitions() == 8
     with small_partitions():
         result = df.groupby("k").agg(col("v").mean(), col("v").stddev().alias("sd"))
-        assert_df_equal(result, {"k": ["a", "b"], "v": [2.0, 2.0], "sd": [math.sqrt(2), None]},
-                        sort_by="k")
+        assert_df_equal(
+            result, {"k": ["a", "b"], "v": [2.0, 2.0], "sd": [math.sqrt(2), None]}, sort_by="k"
+        )
 
 
 def test_plan_is_two_phase_over_many_partitions(make_df):
@@ -208,22 +230,35 @@ def test_plan_is_two_phase_over_many_partitions(make_df):
 
 def test_one_phase_on_one_partition(make_df):
     with small_partitions():
-        df = make_df({"k": [1, 2], "v": [1, 2]}, num_partitions=1).groupby("k").agg(
-            col("v").sum())
+        df = make_df({"k": [1, 2], "v": [1, 2]}, num_partitions=1).groupby("k").agg(col("v").sum())
         assert "agg-partial" not in stage_names(df)
 
 
 @pytest.mark.parametrize("n", [1, 3, 8])
 def test_result_does_not_depend_on_partition_count(sf_runner, make_df, n):
-    data = {"k": [i % 7 if i % 5 else None for i in range(300)],
-            "v": [float(i % 11) for i in range(300)]}
+    data = {
+        "k": [i % 7 if i % 5 else None for i in range(300)],
+        "v": [float(i % 11) for i in range(300)],
+    }
     with small_partitions():
-        df = make_df(data, num_partitions=n).groupby("k").agg(
-            col("v").sum().alias("s"), col("v").stddev().alias("sd"),
-            col("v").count_distinct().alias("cd"))
-        one = make_df(data, num_partitions=1).groupby("k").agg(
-            col("v").sum().alias("s"), col("v").stddev().alias("sd"),
-            col("v").count_distinct().alias("cd"))
+        df = (
+            make_df(data, num_partitions=n)
+            .groupby("k")
+            .agg(
+                col("v").sum().alias("s"),
+                col("v").stddev().alias("sd"),
+                col("v").count_distinct().alias("cd"),
+            )
+        )
+        one = (
+            make_df(data, num_partitions=1)
+            .groupby("k")
+            .agg(
+                col("v").sum().alias("s"),
+                col("v").stddev().alias("sd"),
+                col("v").count_distinct().alias("cd"),
+            )
+        )
         assert_df_equal(df, one, sort_by="k", rtol=1e-12)
 
 
@@ -238,8 +273,10 @@ def test_groupby_then_limit(sf_runner, make_df):
 def test_a_lone_column_op_pair_is_one_aggregation(sf_runner, make_df):
     df = make_df({"k": ["a", "b", "a"], "v": [1, 2, 3]}, num_partitions=2)
     assert_df_equal(df.groupby("k").agg(("v", "sum")), {"k": ["a", "b"], "v": [4, 2]})
-    assert_df_equal(df.groupby("k").agg([("v", "max"), col("v").count().alias("n")]),
-                    {"k": ["a", "b"], "v": [3, 2], "n": [2, 1]})
+    assert_df_equal(
+        df.groupby("k").agg([("v", "max"), col("v").count().alias("n")]),
+        {"k": ["a", "b"], "v": [3, 2], "n": [2, 1]},
+    )
 
 
 def test_an_unknown_pair_op_names_the_choices(make_df):

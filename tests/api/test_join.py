@@ -16,20 +16,23 @@ from spillframe import col
 from spillframe.api.execution import physical_plan
 from spillframe.testing import assert_df_equal
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 LEFT = pa.schema([("k", pa.int64()), ("k2", pa.string()), ("x", pa.int64())])
-RIGHT = pa.schema([("k", pa.int64()), ("k2", pa.string()), ("x", pa.int64()),
-                   ("y", pa.string())])
+RIGHT = pa.schema([("k", pa.int64()), ("k2", pa.string()), ("x", pa.int64()), ("y", pa.string())])
 HOWS = ["inner", "left", "right", "outer", "semi", "anti"]
 PARTITIONS = st.sampled_from([1, 3, 8])
 
 
 def side(schema: pa.Schema, max_size: int):
-    fields = {"k": st.none() | st.integers(0, 5), "k2": st.none() | st.sampled_from("ab"),
-              "x": st.integers(0, 1000), "y": st.none() | st.sampled_from(["p", "q"])}
-    return st.lists(st.fixed_dictionaries({n: fields[n] for n in schema.names}),
-                    max_size=max_size)
+    fields = {
+        "k": st.none() | st.integers(0, 5),
+        "k2": st.none() | st.sampled_from("ab"),
+        "x": st.integers(0, 1000),
+        "y": st.none() | st.sampled_from(["p", "q"]),
+    }
+    return st.lists(st.fixed_dictionaries({n: fields[n] for n in schema.names}), max_size=max_size)
 
 
 def small_partitions():
@@ -47,8 +50,14 @@ def plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def reference_join(left: list[dict], right: list[dict], left_on: list[str],
-                   right_on: list[str], how: str, schema: pa.Schema) -> pa.Table:
+def reference_join(
+    left: list[dict],
+    right: list[dict],
+    left_on: list[str],
+    right_on: list[str],
+    how: str,
+    schema: pa.Schema,
+) -> pa.Table:
     """pandas merge where a null key never matches: null keys become unique sentinels."""
     lframe = pd.DataFrame(left, columns=LEFT.names, dtype=object)
     rframe = pd.DataFrame(right, columns=RIGHT.names, dtype=object)
@@ -61,8 +70,13 @@ def reference_join(left: list[dict], right: list[dict], left_on: list[str],
             decode.update({t: v for t, v in zip(tokens, frame[key])})
             frame[key] = tokens
     if how in ("semi", "anti"):
-        matched = lframe.merge(rframe[right_on].drop_duplicates(), left_on=left_on,
-                               right_on=right_on, how="left", indicator=True)
+        matched = lframe.merge(
+            rframe[right_on].drop_duplicates(),
+            left_on=left_on,
+            right_on=right_on,
+            how="left",
+            indicator=True,
+        )
         keep = (matched["_merge"] == "both") == (how == "semi")
         frame = lframe[keep.to_numpy()]
     else:
@@ -79,8 +93,10 @@ def reference_join(left: list[dict], right: list[dict], left_on: list[str],
         rframe = rframe.rename(columns=rename)
         on_right = [rename.get(k, k) for k in right_on]
         frame = lframe.merge(rframe, left_on=left_on, right_on=on_right, how=how)
-    rows = [{c: _decode(plain(v), decode) for c, v in row.items()}
-            for row in frame[schema.names].to_dict("records")]
+    rows = [
+        {c: _decode(plain(v), decode) for c, v in row.items()}
+        for row in frame[schema.names].to_dict("records")
+    ]
     return pa.Table.from_pylist(rows, schema=schema)
 
 
@@ -94,8 +110,7 @@ def _decode(value, decode: dict[str, object]):
 def test_join_matches_pandas(sf_runner, make_df, how, left, right, nl, nr):
     with small_partitions():
         lt, rt = pa.Table.from_pylist(left, LEFT), pa.Table.from_pylist(right, RIGHT)
-        df = make_df(lt, num_partitions=nl).join(make_df(rt, num_partitions=nr), on="k",
-                                                 how=how)
+        df = make_df(lt, num_partitions=nl).join(make_df(rt, num_partitions=nr), on="k", how=how)
         result = df.to_arrow()
     assert result.schema == df.schema()
     assert_df_equal(result, reference_join(left, right, ["k"], ["k"], how, df.schema()))
@@ -107,8 +122,9 @@ def test_join_matches_pandas(sf_runner, make_df, how, left, right, nl, nr):
 def test_multi_column_keys(sf_runner, make_df, how, left, right, n):
     with small_partitions():
         lt, rt = pa.Table.from_pylist(left, LEFT), pa.Table.from_pylist(right, RIGHT)
-        df = make_df(lt, num_partitions=n).join(make_df(rt, num_partitions=3),
-                                                on=["k", "k2"], how=how)
+        df = make_df(lt, num_partitions=n).join(
+            make_df(rt, num_partitions=3), on=["k", "k2"], how=how
+        )
         result = df.to_arrow()
     assert result.schema == df.schema()
     expected = reference_join(left, right, ["k", "k2"], ["k", "k2"], how, df.schema())
@@ -121,8 +137,9 @@ def test_multi_column_keys(sf_runner, make_df, how, left, right, n):
 def test_left_on_right_on_keep_both(sf_runner, make_df, how, left, right, n):
     with small_partitions():
         lt, rt = pa.Table.from_pylist(left, LEFT), pa.Table.from_pylist(right, RIGHT)
-        df = make_df(lt, num_partitions=n).join(make_df(rt, num_partitions=3),
-                                                left_on="k", right_on="x", how=how)
+        df = make_df(lt, num_partitions=n).join(
+            make_df(rt, num_partitions=3), left_on="k", right_on="x", how=how
+        )
         result = df.to_arrow()
     assert df.column_names == ["k", "k2", "x", "right.k", "right.k2", "right.x", "y"]
     expected = reference_join(left, right, ["k"], ["x"], how, df.schema())
@@ -141,14 +158,18 @@ def test_cross_join(sf_runner, make_df, left, right, nl, nr):
     lframe = pd.DataFrame(left, columns=LEFT.names, dtype=object)
     rframe = pd.DataFrame(right, columns=RIGHT.names, dtype=object)
     rframe.columns = ["right.k", "right.k2", "right.x", "y"]
-    rows = [{c: plain(v) for c, v in r.items()}
-            for r in lframe.merge(rframe, how="cross").to_dict("records")]
+    rows = [
+        {c: plain(v) for c, v in r.items()}
+        for r in lframe.merge(rframe, how="cross").to_dict("records")
+    ]
     assert_df_equal(result, pa.Table.from_pylist(rows, schema=df.schema()))
 
 
 JOIN_DATA_LEFT = {"k": [i % 13 if i % 7 else None for i in range(120)], "x": list(range(120))}
-JOIN_DATA_RIGHT = {"k": [i % 17 if i % 5 else None for i in range(60)],
-                   "y": [str(i) for i in range(60)]}
+JOIN_DATA_RIGHT = {
+    "k": [i % 17 if i % 5 else None for i in range(60)],
+    "y": [str(i) for i in range(60)],
+}
 
 
 @pytest.mark.parametrize("how", ["inner", "left", "right", "outer", "semi", "anti"])
@@ -166,20 +187,32 @@ def test_strategies_give_the_same_rows(sf_runner, make_df, how):
         assert "broadcast-join" in plans["broadcast"]
     assert_df_equal(results["hash"], results[None])
     assert_df_equal(results["broadcast"], results[None])
-    assert_df_equal(results[None], reference_join(
-        [dict(zip(["k", "k2", "x"], r)) for r in zip(JOIN_DATA_LEFT["k"], [None] * 120,
-                                                      JOIN_DATA_LEFT["x"])],
-        [dict(zip(["k", "k2", "x", "y"], r)) for r in zip(JOIN_DATA_RIGHT["k"], [None] * 60,
-                                                           [None] * 60, JOIN_DATA_RIGHT["y"])],
-        ["k"], ["k"], how, _schema_with_extra(how)).select(results[None].column_names),
-        check_dtype=False)
+    assert_df_equal(
+        results[None],
+        reference_join(
+            [
+                dict(zip(["k", "k2", "x"], r))
+                for r in zip(JOIN_DATA_LEFT["k"], [None] * 120, JOIN_DATA_LEFT["x"])
+            ],
+            [
+                dict(zip(["k", "k2", "x", "y"], r))
+                for r in zip(JOIN_DATA_RIGHT["k"], [None] * 60, [None] * 60, JOIN_DATA_RIGHT["y"])
+            ],
+            ["k"],
+            ["k"],
+            how,
+            _schema_with_extra(how),
+        ).select(results[None].column_names),
+        check_dtype=False,
+    )
 
 
 def _schema_with_extra(how: str) -> pa.Schema:
     if how in ("semi", "anti"):
         return LEFT
-    return pa.schema([*LEFT, ("right.k2", pa.string()), ("right.x", pa.int64()),
-                      ("y", pa.string())])
+    return pa.schema(
+        [*LEFT, ("right.k2", pa.string()), ("right.x", pa.int64()), ("y", pa.string())]
+    )
 
 
 def test_hash_join_plan_uses_many_partitions(make_df):
@@ -196,18 +229,23 @@ def test_hash_join_plan_uses_many_partitions(make_df):
 
 @pytest.mark.parametrize("how", ["inner", "left", "outer"])
 def test_int32_and_int64_keys_are_coerced(sf_runner, make_df, how):
-    left = make_df(pa.table({"k": pa.array([1, 2, 3, None], pa.int32()), "a": [1, 2, 3, 4]}),
-                   num_partitions=2)
-    right = make_df(pa.table({"k": pa.array([2, 3, 3, 5], pa.int64()), "b": [20, 30, 31, 50]}),
-                    num_partitions=3)
+    left = make_df(
+        pa.table({"k": pa.array([1, 2, 3, None], pa.int32()), "a": [1, 2, 3, 4]}), num_partitions=2
+    )
+    right = make_df(
+        pa.table({"k": pa.array([2, 3, 3, 5], pa.int64()), "b": [20, 30, 31, 50]}), num_partitions=3
+    )
     with small_partitions():
         df = left.join(right, on="k", how=how)
         assert df.schema().field("k").type == pa.int64()
         expected = {
             "inner": {"k": [2, 3, 3], "a": [2, 3, 3], "b": [20, 30, 31]},
             "left": {"k": [1, 2, 3, 3, None], "a": [1, 2, 3, 3, 4], "b": [None, 20, 30, 31, None]},
-            "outer": {"k": [1, 2, 3, 3, None, 5], "a": [1, 2, 3, 3, 4, None],
-                      "b": [None, 20, 30, 31, None, 50]},
+            "outer": {
+                "k": [1, 2, 3, 3, None, 5],
+                "a": [1, 2, 3, 3, 4, None],
+                "b": [None, 20, 30, 31, None, 50],
+            },
         }[how]
         assert_df_equal(df, pa.table(expected, schema=df.schema()))
 
@@ -215,8 +253,11 @@ def test_int32_and_int64_keys_are_coerced(sf_runner, make_df, how):
 def test_incompatible_key_types_raise_at_build_time(make_df):
     left = make_df({"k": ["1", "2"], "a": [1, 2]})
     right = make_df({"k": [1, 2], "b": [1, 2]})
-    with pytest.raises(TypeError, match=r"cannot join left key 'k' \(string\) with right key "
-                                        r"'k' \(int64\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"cannot join left key 'k' \(string\) with right key "
+        r"'k' \(int64\)",
+    ):
         left.join(right, on="k")
 
 
@@ -225,12 +266,18 @@ def test_clashing_names_get_prefix_or_suffix(sf_runner, make_df):
     right = make_df({"k": [1, 2], "v": [10, 20], "w": [5, 6]})
     df = left.join(right, on="k")
     assert df.column_names == ["k", "v", "right.v", "right.right.v", "w"]
-    assert_df_equal(df, {"k": [1, 2], "v": [1, 2], "right.v": [0, 0],
-                         "right.right.v": [10, 20], "w": [5, 6]}, check_dtype=False)
+    assert_df_equal(
+        df,
+        {"k": [1, 2], "v": [1, 2], "right.v": [0, 0], "right.right.v": [10, 20], "w": [5, 6]},
+        check_dtype=False,
+    )
     suffixed = left.join(right, on="k", suffix="_r")
     assert suffixed.column_names == ["k", "v", "right.v", "v_r", "w"]
-    assert_df_equal(suffixed, {"k": [1, 2], "v": [1, 2], "right.v": [0, 0], "v_r": [10, 20],
-                               "w": [5, 6]}, check_dtype=False)
+    assert_df_equal(
+        suffixed,
+        {"k": [1, 2], "v": [1, 2], "right.v": [0, 0], "v_r": [10, 20], "w": [5, 6]},
+        check_dtype=False,
+    )
 
 
 @pytest.mark.parametrize("n", [1, 3, 8])
@@ -241,7 +288,8 @@ def test_join_then_limit_and_partition_invariance(sf_runner, make_df, n):
         df = left.join(right, on="k", how="left")
         full = df.to_arrow()
         baseline = make_df(JOIN_DATA_LEFT, num_partitions=1).join(
-            make_df(JOIN_DATA_RIGHT, num_partitions=1), on="k", how="left")
+            make_df(JOIN_DATA_RIGHT, num_partitions=1), on="k", how="left"
+        )
         assert_df_equal(full, baseline)
         limited = df.limit(7).to_arrow()
     assert limited.num_rows == 7
@@ -286,8 +334,7 @@ def test_a_semi_join_on_a_filtered_side_is_expected_small(sf_runner, make_df):
     with sf.config.configure(broadcast_join_bytes=20_000, partition_bytes=16 * 1024):
         big, dims = make_df(facts, num_partitions=4), make_df(orders, num_partitions=2)
         picks = make_df(chosen, num_partitions=2)
-        kept = dims.join(picks.where(col("score") > 0), left_on="key", right_on="id",
-                         how="semi")
+        kept = dims.join(picks.where(col("score") > 0), left_on="key", right_on="id", how="semi")
         query = big.join(kept, left_on="k", right_on="key")
         assert stages(query).count("broadcast-join") >= 1
         assert "broadcast-join" not in stages(big.join(dims, left_on="k", right_on="key"))
@@ -295,8 +342,7 @@ def test_a_semi_join_on_a_filtered_side_is_expected_small(sf_runner, make_df):
     picked = chosen.to_pandas()
     good = set(picked.loc[picked["score"] > 0, "id"])
     frame = orders.to_pandas()
-    expected = facts.to_pandas().merge(frame[frame["key"].isin(good)], left_on="k",
-                                       right_on="key")
+    expected = facts.to_pandas().merge(frame[frame["key"].isin(good)], left_on="k", right_on="key")
     assert_df_equal(result, expected, check_dtype=False)
 
 
@@ -320,5 +366,5 @@ def test_each_condition_of_a_filter_counts_with_backoff():
     one = predicate_selectivity(col("a") > 1)
     two = predicate_selectivity((col("a") > 1) & (col("a") < 5))
     assert one == pytest.approx(0.2)
-    assert two == pytest.approx(0.2 * 0.2 ** 0.5)
+    assert two == pytest.approx(0.2 * 0.2**0.5)
     assert predicate_selectivity((col("a") > 1) | (col("b") > 1)) == pytest.approx(0.2)

@@ -32,11 +32,13 @@ def splits(df: sf.DataFrame) -> int:
 def tables() -> dict[str, pa.Table]:
     rng = np.random.default_rng(7)
     n = 3000
-    facts = pa.table({
-        "k": rng.integers(0, 200, n),
-        "b": rng.integers(0, 3, n),
-        "x": rng.normal(size=n),
-    })
+    facts = pa.table(
+        {
+            "k": rng.integers(0, 200, n),
+            "b": rng.integers(0, 3, n),
+            "x": rng.normal(size=n),
+        }
+    )
     dims = pa.table({"key": np.arange(0, 220, dtype=np.int32), "w": rng.normal(size=220)})
     return {"facts": facts, "dims": dims}
 
@@ -53,8 +55,11 @@ def test_groupby_after_join_on_the_same_key_needs_no_exchange(sf_runner, make_df
         query = joined.groupby("k", "b").agg(col("x").sum(), col("w").count())
         assert splits(query) == 2  # the join's two sides, nothing for the groupby
         result = query.to_arrow()
-    expected = pandas_joined(tables).groupby(["k", "b"], as_index=False).agg(
-        x=("x", "sum"), w=("w", "count"))
+    expected = (
+        pandas_joined(tables)
+        .groupby(["k", "b"], as_index=False)
+        .agg(x=("x", "sum"), w=("w", "count"))
+    )
     assert_df_equal(result, expected, check_dtype=False, rtol=1e-9)
 
 
@@ -65,8 +70,9 @@ def test_renamed_key_keeps_the_partitioning(sf_runner, make_df, tables):
         query = joined.select(col("k").alias("kk"), "x").groupby("kk").agg(col("x").max())
         assert splits(query) == 2
         result = query.to_arrow()
-    expected = pandas_joined(tables).groupby("k", as_index=False).agg(kk=("k", "first"),
-                                                                      x=("x", "max"))
+    expected = (
+        pandas_joined(tables).groupby("k", as_index=False).agg(kk=("k", "first"), x=("x", "max"))
+    )
     assert_df_equal(result, expected[["kk", "x"]], check_dtype=False)
 
 
@@ -90,9 +96,13 @@ def test_join_on_a_grouped_side_splits_only_the_other(sf_runner, make_df, tables
         query = totals.join(dims, left_on="k", right_on="key", how="left")
         assert splits(query) == 2  # the groupby's exchange, then dims alone
         result = query.to_arrow()
-    expected = (tables["facts"].to_pandas().groupby("k", as_index=False)
-                .agg(total=("x", "sum"))
-                .merge(tables["dims"].to_pandas(), left_on="k", right_on="key", how="left"))
+    expected = (
+        tables["facts"]
+        .to_pandas()
+        .groupby("k", as_index=False)
+        .agg(total=("x", "sum"))
+        .merge(tables["dims"].to_pandas(), left_on="k", right_on="key", how="left")
+    )
     assert_df_equal(result, expected, check_dtype=False, rtol=1e-9)
 
 
@@ -102,21 +112,25 @@ def test_join_on_more_keys_than_the_partitioning(sf_runner, make_df, tables):
     other = pa.table({"k2": facts["k"], "b2": facts["b"], "y": np.arange(len(facts))})
     with sf.config.configure(partition_bytes=64 * 1024, broadcast_join_bytes=0):
         left = make_df(facts, num_partitions=3).repartition(4, "k")
-        query = left.join(make_df(other, num_partitions=2), left_on=["b", "k"],
-                          right_on=["b2", "k2"])
+        query = left.join(
+            make_df(other, num_partitions=2), left_on=["b", "k"], right_on=["b2", "k2"]
+        )
         assert splits(query) == 2  # repartition, then the right side on k2 alone
         result = query.select("k", "b", "x", "y").to_arrow()
-    expected = facts.to_pandas().merge(other.to_pandas(), left_on=["b", "k"],
-                                       right_on=["b2", "k2"])
+    expected = facts.to_pandas().merge(other.to_pandas(), left_on=["b", "k"], right_on=["b2", "k2"])
     assert_df_equal(result, expected[["k", "b", "x", "y"]], check_dtype=False)
 
 
 def test_explode_keeps_the_partitioning_of_other_columns(sf_runner, make_df):
     table = pa.table({"k": [1, 2, 3, 4] * 50, "v": [[1, 2], [3], [], None] * 50})
     with sf.config.configure(**SMALL):
-        query = (make_df(table, num_partitions=2).repartition(3, "k").explode("v")
-                 .groupby("k").agg(col("v").count()))
+        query = (
+            make_df(table, num_partitions=2)
+            .repartition(3, "k")
+            .explode("v")
+            .groupby("k")
+            .agg(col("v").count())
+        )
         assert splits(query) == 1  # the repartition only
         result = query.to_arrow()
-    assert_df_equal(result, pa.table({"k": [1, 2, 3, 4], "v": [100, 50, 0, 0]}),
-                    check_dtype=False)
+    assert_df_equal(result, pa.table({"k": [1, 2, 3, 4], "v": [100, 50, 0, 0]}), check_dtype=False)

@@ -11,13 +11,15 @@ import spillframe as sf
 from spillframe import col
 from spillframe.testing import assert_df_equal
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 SCHEMA = pa.schema([("k", pa.int64()), ("s", pa.string()), ("id", pa.int64())])
 
 rows_strategy = st.lists(
-    st.fixed_dictionaries({"k": st.none() | st.integers(0, 6),
-                           "s": st.none() | st.sampled_from(["a", "b", "c"])}),
+    st.fixed_dictionaries(
+        {"k": st.none() | st.integers(0, 6), "s": st.none() | st.sampled_from(["a", "b", "c"])}
+    ),
     max_size=50,
 ).map(lambda rows: [{**r, "id": i} for i, r in enumerate(rows)])
 
@@ -29,8 +31,12 @@ def partitions_of(df: sf.DataFrame) -> list[pa.Table]:
 
 
 @SETTINGS
-@given(rows=rows_strategy, n_in=st.sampled_from([1, 3, 8]), n_out=st.integers(1, 9),
-       keys=st.sampled_from([["k"], ["k", "s"], ["s"]]))
+@given(
+    rows=rows_strategy,
+    n_in=st.sampled_from([1, 3, 8]),
+    n_out=st.integers(1, 9),
+    keys=st.sampled_from([["k"], ["k", "s"], ["s"]]),
+)
 def test_hash_repartition(sf_runner, make_df, rows, n_in, n_out, keys):
     table = pa.Table.from_pylist(rows, SCHEMA)
     df = make_df(table, num_partitions=n_in).repartition(n_out, *keys)
@@ -77,12 +83,15 @@ def test_into_partitions_keeps_row_order(sf_runner, make_df, n_in, n_out):
     assert [v for p in parts for v in p.column("id").to_pylist()] == data["id"]
 
 
-@pytest.mark.parametrize(("make", "keeps_order"), [
-    (lambda df: df.repartition(4, "k"), False),
-    (lambda df: df.repartition(4, seed=1), False),
-    (lambda df: df.into_partitions(6), True),
-    (lambda df: df.into_partitions(2), True),
-])
+@pytest.mark.parametrize(
+    ("make", "keeps_order"),
+    [
+        (lambda df: df.repartition(4, "k"), False),
+        (lambda df: df.repartition(4, seed=1), False),
+        (lambda df: df.into_partitions(6), True),
+        (lambda df: df.into_partitions(2), True),
+    ],
+)
 def test_limit_after_repartitioning(sf_runner, make_df, make, keeps_order):
     data = {"k": [i % 5 for i in range(60)], "id": list(range(60))}
     df = make(make_df(data, num_partitions=3))
@@ -98,5 +107,4 @@ def test_repartition_then_groupby_same_result(sf_runner, make_df, n):
     data = {"k": [i % 7 for i in range(70)], "v": list(range(70))}
     with sf.config.configure(partition_bytes=128):
         df = make_df(data, num_partitions=n).repartition(5, "k").groupby("k").agg(col("v").sum())
-        assert_df_equal(df, {"k": list(range(7)),
-                             "v": [sum(range(i, 70, 7)) for i in range(7)]})
+        assert_df_equal(df, {"k": list(range(7)), "v": [sum(range(i, 70, 7)) for i in range(7)]})

@@ -29,8 +29,12 @@ def path(tmp_path_factory) -> str:
 def file_reads(df: sf.DataFrame) -> int:
     """Tasks that read the Parquet file."""
     plan = physical_plan(df._builder)
-    return sum(isinstance(arg, ParquetScan)
-               for stage in plan.stages.values() for task in stage.tasks for arg in task.args)
+    return sum(
+        isinstance(arg, ParquetScan)
+        for stage in plan.stages.values()
+        for task in stage.tasks
+        for arg in task.args
+    )
 
 
 def scan_partitions(path: str) -> int:
@@ -64,7 +68,8 @@ def test_same_work_under_other_names_is_not_merged(sf_runner, path):
 def test_subqueries_with_python_functions_run_for_each_use(sf_runner, path):
     with sf.config.configure(partition_bytes=16 * 1024):
         facts = sf.read_parquet(path).with_column(
-            "w", col("v").apply(lambda x: x * 2, return_dtype=pa.float64()))
+            "w", col("v").apply(lambda x: x * 2, return_dtype=pa.float64())
+        )
         totals = facts.groupby("k").agg(col("w").sum().alias("total"))
         query = totals.join(totals.agg(col("total").max().alias("best")), how="cross")
         assert file_reads(query) == 2 * scan_partitions(path)
@@ -75,8 +80,9 @@ def test_uses_that_read_different_columns_still_share(sf_runner, tmp_path):
     """One use needs ``u``, the other does not: both read the union of their columns, so
     that the join is computed once (TPC-H Q17 joins lineitem and part this way)."""
     rng = np.random.default_rng(3)
-    facts = pa.table({"k": rng.integers(0, 50, 3000), "v": rng.normal(size=3000),
-                      "u": rng.normal(size=3000)})
+    facts = pa.table(
+        {"k": rng.integers(0, 50, 3000), "v": rng.normal(size=3000), "u": rng.normal(size=3000)}
+    )
     path = str(tmp_path / "facts.parquet")
     pq.write_table(facts, path, row_group_size=300)
     dims = pa.table({"k": np.arange(50), "w": np.linspace(-1, 1, 50)})

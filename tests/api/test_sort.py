@@ -12,24 +12,28 @@ from spillframe import col
 from spillframe.api.execution import physical_plan
 from spillframe.testing import assert_df_equal
 
-SETTINGS = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
-SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.string()), ("c", pa.float64()),
-                    ("id", pa.int64())])
+SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.string()), ("c", pa.float64()), ("id", pa.int64())])
 PARTITIONS = st.sampled_from([1, 3, 8])
 
 rows_strategy = st.lists(
-    st.fixed_dictionaries({
-        "a": st.none() | st.integers(-3, 3),
-        "b": st.none() | st.sampled_from(["", "a", "b", "ba", "c"]),
-        "c": st.none() | st.integers(-10, 10).map(lambda x: x / 2),
-    }),
+    st.fixed_dictionaries(
+        {
+            "a": st.none() | st.integers(-3, 3),
+            "b": st.none() | st.sampled_from(["", "a", "b", "ba", "c"]),
+            "c": st.none() | st.integers(-10, 10).map(lambda x: x / 2),
+        }
+    ),
     max_size=60,
 ).map(lambda rows: [{**r, "id": i} for i, r in enumerate(rows)])
 
 key_spec = st.lists(
     st.tuples(st.sampled_from(["a", "b", "c"]), st.booleans(), st.none() | st.booleans()),
-    min_size=1, max_size=3, unique_by=lambda t: t[0],
+    min_size=1,
+    max_size=3,
+    unique_by=lambda t: t[0],
 )
 
 
@@ -42,8 +46,9 @@ def stage_names(df: sf.DataFrame) -> list[str]:
     return [s.name for s in physical_plan(df._builder).stages.values()]
 
 
-def reference_sort(rows: list[dict], keys: list[str], desc: list[bool],
-                   nulls_first: list[bool]) -> list[dict]:
+def reference_sort(
+    rows: list[dict], keys: list[str], desc: list[bool], nulls_first: list[bool]
+) -> list[dict]:
     """Stable sorts from the least significant key; nulls placed per key."""
     out = list(rows)
     for key, d, nf in reversed(list(zip(keys, desc, nulls_first))):
@@ -75,7 +80,8 @@ def test_sort_matches_reference(sf_runner, make_df, rows, spec, n):
     keys, desc, nulls_first, effective = sort_args(spec)
     with small_partitions():
         df = make_df(pa.Table.from_pylist(rows, SCHEMA), num_partitions=n).sort(
-            keys, desc=desc, nulls_first=nulls_first)
+            keys, desc=desc, nulls_first=nulls_first
+        )
         result = df.to_arrow()
     assert result.schema == df.schema()
     expected = reference_sort(rows, keys, desc, effective)
@@ -88,8 +94,11 @@ def test_sort_matches_reference(sf_runner, make_df, rows, spec, n):
 def test_sort_limit_is_the_head_of_the_sort(sf_runner, make_df, rows, spec, n, k):
     keys, desc, nulls_first, effective = sort_args(spec)
     with small_partitions():
-        df = make_df(pa.Table.from_pylist(rows, SCHEMA), num_partitions=n).sort(
-            keys, desc=desc, nulls_first=nulls_first).limit(k)
+        df = (
+            make_df(pa.Table.from_pylist(rows, SCHEMA), num_partitions=n)
+            .sort(keys, desc=desc, nulls_first=nulls_first)
+            .limit(k)
+        )
         assert "sort-range" not in stage_names(df)
         result = df.to_arrow()
     expected = reference_sort(rows, keys, desc, effective)[:k]
@@ -109,17 +118,21 @@ def test_sort_plan_has_range_exchange(make_df):
     assert [v for p in parts for v in p.column("a").to_pylist()] == list(range(300))
 
 
-@pytest.mark.parametrize(("desc", "nulls_first", "expected"), [
-    (False, None, [1, 2, 3, None]),
-    (True, None, [None, 3, 2, 1]),
-    (False, True, [None, 1, 2, 3]),
-    (True, False, [3, 2, 1, None]),
-])
+@pytest.mark.parametrize(
+    ("desc", "nulls_first", "expected"),
+    [
+        (False, None, [1, 2, 3, None]),
+        (True, None, [None, 3, 2, 1]),
+        (False, True, [None, 1, 2, 3]),
+        (True, False, [3, 2, 1, None]),
+    ],
+)
 @pytest.mark.parametrize("n", [1, 3, 8])
 def test_null_placement(sf_runner, make_df, desc, nulls_first, expected, n):
     with small_partitions():
         df = make_df({"a": [2, None, 3, 1]}, num_partitions=n).sort(
-            "a", desc=desc, nulls_first=nulls_first)
+            "a", desc=desc, nulls_first=nulls_first
+        )
         assert df.to_pydict() == {"a": expected}
 
 

@@ -26,57 +26,67 @@ def generate(seed: int = 3) -> dict[str, pa.Table]:
     rng = np.random.default_rng(seed)
     n_customer, n_orders, n_lineitem = 300, 1500, 5000
     start = np.datetime64("1994-01-01")
-    customer = pa.table({
-        "c_custkey": np.arange(1, n_customer + 1, dtype=np.int64),
-        "c_mktsegment": pa.array(rng.choice(SEGMENTS, n_customer)),
-    })
-    orders = pa.table({
-        "o_orderkey": np.arange(1, n_orders + 1, dtype=np.int64),
-        # some orders point at customers that do not exist
-        "o_custkey": rng.integers(1, n_customer + 20, n_orders).astype(np.int64),
-        "o_orderdate": pa.array((start + rng.integers(0, 730, n_orders)).astype("datetime64[D]")),
-        "o_shippriority": np.zeros(n_orders, dtype=np.int32),
-    })
-    lineitem = pa.table({
-        "l_orderkey": rng.integers(1, n_orders + 1, n_lineitem).astype(np.int64),
-        "l_extendedprice": np.round(rng.uniform(900, 100_000, n_lineitem), 2),
-        "l_discount": np.round(rng.integers(0, 11, n_lineitem) / 100, 2),
-        "l_shipdate": pa.array((start + rng.integers(0, 760, n_lineitem))
-                               .astype("datetime64[D]")),
-    })
+    customer = pa.table(
+        {
+            "c_custkey": np.arange(1, n_customer + 1, dtype=np.int64),
+            "c_mktsegment": pa.array(rng.choice(SEGMENTS, n_customer)),
+        }
+    )
+    orders = pa.table(
+        {
+            "o_orderkey": np.arange(1, n_orders + 1, dtype=np.int64),
+            # some orders point at customers that do not exist
+            "o_custkey": rng.integers(1, n_customer + 20, n_orders).astype(np.int64),
+            "o_orderdate": pa.array(
+                (start + rng.integers(0, 730, n_orders)).astype("datetime64[D]")
+            ),
+            "o_shippriority": np.zeros(n_orders, dtype=np.int32),
+        }
+    )
+    lineitem = pa.table(
+        {
+            "l_orderkey": rng.integers(1, n_orders + 1, n_lineitem).astype(np.int64),
+            "l_extendedprice": np.round(rng.uniform(900, 100_000, n_lineitem), 2),
+            "l_discount": np.round(rng.integers(0, 11, n_lineitem) / 100, 2),
+            "l_shipdate": pa.array(
+                (start + rng.integers(0, 760, n_lineitem)).astype("datetime64[D]")
+            ),
+        }
+    )
     return {"customer": customer, "orders": orders, "lineitem": lineitem}
 
 
-def q3_spillframe(tables: dict[str, sf.DataFrame], segment: str, k: int | None
-                  ) -> sf.DataFrame:
+def q3_spillframe(tables: dict[str, sf.DataFrame], segment: str, k: int | None) -> sf.DataFrame:
     customer = tables["customer"].where(col("c_mktsegment") == lit(segment))
     orders = tables["orders"].where(col("o_orderdate") < lit(CUTOFF))
     lineitem = tables["lineitem"].where(col("l_shipdate") > lit(CUTOFF))
-    joined = customer.join(orders, left_on="c_custkey", right_on="o_custkey") \
-        .join(lineitem, left_on="o_orderkey", right_on="l_orderkey")
-    ordered = (joined
-               .with_column("volume", col("l_extendedprice") * (lit(1) - col("l_discount")))
-               .groupby("o_orderkey", "o_orderdate", "o_shippriority")
-               .agg(col("volume").sum().alias("revenue"))
-               .select("o_orderkey", "revenue", "o_orderdate", "o_shippriority")
-               .sort(["revenue", "o_orderdate"], desc=[True, False]))
+    joined = customer.join(orders, left_on="c_custkey", right_on="o_custkey").join(
+        lineitem, left_on="o_orderkey", right_on="l_orderkey"
+    )
+    ordered = (
+        joined.with_column("volume", col("l_extendedprice") * (lit(1) - col("l_discount")))
+        .groupby("o_orderkey", "o_orderdate", "o_shippriority")
+        .agg(col("volume").sum().alias("revenue"))
+        .select("o_orderkey", "revenue", "o_orderdate", "o_shippriority")
+        .sort(["revenue", "o_orderdate"], desc=[True, False])
+    )
     return ordered if k is None else ordered.limit(k)
 
 
 def q3_pandas(tables: dict[str, pa.Table], segment: str, k: int) -> pd.DataFrame:
-    customer, orders, lineitem = (tables[n].to_pandas()
-                                  for n in ("customer", "orders", "lineitem"))
+    customer, orders, lineitem = (tables[n].to_pandas() for n in ("customer", "orders", "lineitem"))
     cutoff = pd.Timestamp(CUTOFF)
     orders["o_orderdate"] = pd.to_datetime(orders["o_orderdate"])
     lineitem["l_shipdate"] = pd.to_datetime(lineitem["l_shipdate"])
-    joined = (customer[customer.c_mktsegment == segment]
-              .merge(orders[orders.o_orderdate < cutoff], left_on="c_custkey",
-                     right_on="o_custkey")
-              .merge(lineitem[lineitem.l_shipdate > cutoff], left_on="o_orderkey",
-                     right_on="l_orderkey"))
+    joined = (
+        customer[customer.c_mktsegment == segment]
+        .merge(orders[orders.o_orderdate < cutoff], left_on="c_custkey", right_on="o_custkey")
+        .merge(lineitem[lineitem.l_shipdate > cutoff], left_on="o_orderkey", right_on="l_orderkey")
+    )
     joined["volume"] = joined.l_extendedprice * (1 - joined.l_discount)
-    grouped = (joined.groupby(["o_orderkey", "o_orderdate", "o_shippriority"], as_index=False)
-               .agg(revenue=("volume", "sum")))
+    grouped = joined.groupby(["o_orderkey", "o_orderdate", "o_shippriority"], as_index=False).agg(
+        revenue=("volume", "sum")
+    )
     result = grouped.sort_values(["revenue", "o_orderdate"], ascending=[False, True]).head(k)
     result["o_orderdate"] = result["o_orderdate"].dt.date
     return result[["o_orderkey", "revenue", "o_orderdate", "o_shippriority"]]

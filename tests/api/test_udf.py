@@ -36,8 +36,12 @@ def test_return_kinds(sf_runner, make_df, kind):
     @sf.udf(return_dtype=sf.DataType.int64())
     def plus_one(x):
         values = [v + 1 for v in x.to_pylist()]
-        return {"list": values, "arrow": pa.array(values), "numpy": np.array(values),
-                "series": sf.Series(pa.array(values))}[kind]
+        return {
+            "list": values,
+            "arrow": pa.array(values),
+            "numpy": np.array(values),
+            "series": sf.Series(pa.array(values)),
+        }[kind]
 
     assert make_df({"x": [1, 2]}).select(plus_one(col("x"))).to_pydict() == {"x": [2, 3]}
 

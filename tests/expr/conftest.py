@@ -46,8 +46,9 @@ def assert_values(actual: list[Any], expected: list[Any], rtol: float = 1e-9) ->
             if math.isnan(a) or math.isnan(e):
                 assert math.isnan(a) and math.isnan(e), f"row {i}: {a!r} != {e!r}"
             else:
-                assert math.isclose(a, e, rel_tol=rtol) or (math.isinf(a) and a == e), \
+                assert math.isclose(a, e, rel_tol=rtol) or (math.isinf(a) and a == e), (
                     f"row {i}: {a!r} != {e!r}\nactual   {actual}\nexpected {expected}"
+                )
         else:
             assert a == e, f"row {i}: {a!r} != {e!r}\nactual   {actual}\nexpected {expected}"
 

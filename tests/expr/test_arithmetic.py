@@ -12,12 +12,18 @@ import pytest
 from spillframe import col, lit
 
 INTS = {"a": [7, -7, 7, -7, None, 0, 13, -1], "b": [2, 2, -2, -2, 3, 5, -4, 3]}
-FLOATS = {"x": [1.5, -1.5, 0.0, None, 2.25, -0.5, 7.0, -7.0],
-          "y": [0.5, 2.0, -3.0, 1.0, None, 0.25, -2.0, 2.0]}
+FLOATS = {
+    "x": [1.5, -1.5, 0.0, None, 2.25, -0.5, 7.0, -7.0],
+    "y": [0.5, 2.0, -3.0, 1.0, None, 0.25, -2.0, 2.0],
+}
 
 OPS = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul,
-    "/": operator.truediv, "//": operator.floordiv, "%": operator.mod,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
 }
 
 
@@ -53,15 +59,21 @@ def test_column_with_python_literal(sf_runner, make_df, ex, op, reflected):
 
 @pytest.mark.parametrize(("a", "b"), [(7, 2), (-7, 2), (7, -2), (-7, -2), (0, -3), (-6, 3)])
 def test_floor_divide_and_modulo_follow_python_on_negatives(sf_runner, make_df, ex, a, b):
-    table = ex.run(make_df({"a": [a], "b": [b]}),
-                   (col("a") // col("b")).alias("q"), (col("a") % col("b")).alias("r"))
+    table = ex.run(
+        make_df({"a": [a], "b": [b]}),
+        (col("a") // col("b")).alias("q"),
+        (col("a") % col("b")).alias("r"),
+    )
     assert table.to_pylist() == [{"q": a // b, "r": a % b}]
 
 
 @pytest.mark.parametrize(("a", "b"), [(7.5, 2.0), (-7.5, 2.0), (7.5, -2.0), (-7.5, -2.0)])
 def test_float_floor_divide_and_modulo_follow_python(sf_runner, make_df, ex, a, b):
-    table = ex.run(make_df({"a": [a], "b": [b]}),
-                   (col("a") // col("b")).alias("q"), (col("a") % col("b")).alias("r"))
+    table = ex.run(
+        make_df({"a": [a], "b": [b]}),
+        (col("a") // col("b")).alias("q"),
+        (col("a") % col("b")).alias("r"),
+    )
     assert table.to_pylist() == [{"q": a // b, "r": a % b}]
 
 
@@ -86,8 +98,10 @@ def test_integer_true_division_by_zero_gives_inf(sf_runner, make_df, ex):
 def test_integer_floor_division_by_zero_gives_null(sf_runner, make_df, ex, op):
     # Python raises and pandas gives inf/NaN on floats; an int column gets null, like
     # Daft and polars, instead of failing the whole query mid-run.
-    table = ex.run(make_df({"a": [7, -7, 0, None], "b": [0, 2, 0, 1]}, num_partitions=2),
-                   OPS[op](col("a"), col("b")).alias("r"))
+    table = ex.run(
+        make_df({"a": [7, -7, 0, None], "b": [0, 2, 0, 1]}, num_partitions=2),
+        OPS[op](col("a"), col("b")).alias("r"),
+    )
     assert table.schema.field("r").type == pa.int64()
     assert ex.column(table, "r") == [None, OPS[op](-7, 2), None, None]
 
@@ -101,8 +115,11 @@ def test_negate(sf_runner, make_df, ex, nparts, dtype):
 
 
 def test_mixed_int_and_float_promote_to_float(sf_runner, make_df, ex):
-    table = ex.run(make_df({"a": [1, 2], "x": [0.5, 1.5]}),
-                   (col("a") + col("x")).alias("s"), (col("a") * lit(2.0)).alias("p"))
+    table = ex.run(
+        make_df({"a": [1, 2], "x": [0.5, 1.5]}),
+        (col("a") + col("x")).alias("s"),
+        (col("a") * lit(2.0)).alias("p"),
+    )
     assert table.to_pydict() == {"s": [1.5, 3.5], "p": [2.0, 4.0]}
     assert table.schema.field("s").type == pa.float64()
 

@@ -14,16 +14,22 @@ from spillframe import DataType, ExpressionTypeError, col, lit
 DATA = {"a": [1, -2, None, 40], "x": [1.7, -2.5, None, 0.0], "s": ["1", "22", None, "-3"]}
 
 
-@pytest.mark.parametrize(("column", "dtype", "expected"), [
-    ("a", pa.float64(), [1.0, -2.0, None, 40.0]),
-    ("a", pa.string(), ["1", "-2", None, "40"]),
-    ("a", pa.int8(), [1, -2, None, 40]),
-    ("x", pa.int64(), [1, -2, None, 0]),
-    ("s", pa.int32(), [1, 22, None, -3]),
-    ("a", pa.decimal128(10, 2), [decimal.Decimal("1.00"), decimal.Decimal("-2.00"), None,
-                                 decimal.Decimal("40.00")]),
-    ("a", pa.large_string(), ["1", "-2", None, "40"]),
-])
+@pytest.mark.parametrize(
+    ("column", "dtype", "expected"),
+    [
+        ("a", pa.float64(), [1.0, -2.0, None, 40.0]),
+        ("a", pa.string(), ["1", "-2", None, "40"]),
+        ("a", pa.int8(), [1, -2, None, 40]),
+        ("x", pa.int64(), [1, -2, None, 0]),
+        ("s", pa.int32(), [1, 22, None, -3]),
+        (
+            "a",
+            pa.decimal128(10, 2),
+            [decimal.Decimal("1.00"), decimal.Decimal("-2.00"), None, decimal.Decimal("40.00")],
+        ),
+        ("a", pa.large_string(), ["1", "-2", None, "40"]),
+    ],
+)
 def test_cast(sf_runner, make_df, ex, nparts, column, dtype, expected):
     table = ex.run(make_df(DATA, num_partitions=nparts), col(column).cast(dtype))
     assert table.schema.field(column).type == dtype
@@ -52,8 +58,12 @@ def test_cast_needs_a_pyarrow_type():
 
 
 def test_alias_names_the_output(sf_runner, make_df, ex):
-    table = ex.run(make_df(DATA, num_partitions=2), (col("a") + 1).alias("b"),
-                   col("a").alias("first").alias("second"), lit(3).alias("three"))
+    table = ex.run(
+        make_df(DATA, num_partitions=2),
+        (col("a") + 1).alias("b"),
+        col("a").alias("first").alias("second"),
+        lit(3).alias("three"),
+    )
     assert table.column_names == ["b", "second", "three"]
     assert ex.column(table, "three") == [3, 3, 3, 3]
 
@@ -70,8 +80,11 @@ def test_alias_needs_a_non_empty_string(name):
 
 
 def test_with_column_replaces_and_appends(sf_runner, make_df):
-    df = make_df(DATA, num_partitions=2).with_column("a", col("a") * 10).with_column(
-        "b", col("a") + 1)
+    df = (
+        make_df(DATA, num_partitions=2)
+        .with_column("a", col("a") * 10)
+        .with_column("b", col("a") + 1)
+    )
     assert df.schema() == df.to_arrow().schema
     assert df.to_pydict()["a"] == [10, -20, None, 400]
     assert df.to_pydict()["b"] == [11, -19, None, 401]

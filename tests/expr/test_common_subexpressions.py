@@ -45,11 +45,15 @@ def test_a_shared_part_is_computed_once(monkeypatch):
     monkeypatch.setitem(functions.FUNCTIONS, "multiply", counting)
     table = pa.table({"price": [10.0, 20.0], "discount": [0.1, 0.5], "tax": [0.2, 0.0]})
     revenue = col("price") * (1 - col("discount"))
-    result = sf.from_arrow(table).select(
-        revenue.alias("revenue"), (revenue * (1 + col("tax"))).alias("charge")
-    ).to_arrow()
+    result = (
+        sf.from_arrow(table)
+        .select(revenue.alias("revenue"), (revenue * (1 + col("tax"))).alias("charge"))
+        .to_arrow()
+    )
     assert len(calls) == 2  # revenue once, charge once
     expected_revenue = pc.multiply(table["price"], pc.subtract(1, table["discount"]))
     assert result["revenue"].to_pylist() == expected_revenue.to_pylist()
-    assert result["charge"].to_pylist() == pc.multiply(
-        expected_revenue, pc.add(1, table["tax"])).to_pylist()
+    assert (
+        result["charge"].to_pylist()
+        == pc.multiply(expected_revenue, pc.add(1, table["tax"])).to_pylist()
+    )

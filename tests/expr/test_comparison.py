@@ -11,11 +11,20 @@ import pytest
 
 from spillframe import col
 
-DATA = {"a": [1, 5, None, 3, 3, -2], "b": [2, 5, 1, None, 1, -3],
-        "s": ["apple", "pear", None, "fig", "apple", ""]}
+DATA = {
+    "a": [1, 5, None, 3, 3, -2],
+    "b": [2, 5, 1, None, 1, -3],
+    "s": ["apple", "pear", None, "fig", "apple", ""],
+}
 
-COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt,
-               "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+COMPARISONS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def _expected(fn, left, right):
@@ -59,14 +68,22 @@ def test_between_is_inclusive_and_propagates_null(sf_runner, make_df, ex, nparts
 
 def test_between_dates(sf_runner, make_df, ex):
     days = [datetime.date(2024, 1, d) for d in (1, 10, 20, 31)]
-    table = ex.run(make_df({"d": days}),
-                   col("d").between(datetime.date(2024, 1, 10), datetime.date(2024, 1, 20)))
+    table = ex.run(
+        make_df({"d": days}),
+        col("d").between(datetime.date(2024, 1, 10), datetime.date(2024, 1, 20)),
+    )
     assert ex.column(table, "d") == [False, True, True, False]
 
 
-@pytest.mark.parametrize(("column", "values"), [
-    ("a", [3, 5]), ("a", []), ("s", ["apple", "fig"]), ("s", ("pear",)),
-])
+@pytest.mark.parametrize(
+    ("column", "values"),
+    [
+        ("a", [3, 5]),
+        ("a", []),
+        ("s", ["apple", "fig"]),
+        ("s", ("pear",)),
+    ],
+)
 def test_is_in_matches_pandas(sf_runner, make_df, ex, nparts, column, values):
     table = ex.run(make_df(DATA, num_partitions=nparts), col(column).is_in(values).alias("r"))
     pandas = pd.Series(DATA[column]).isin(values)

@@ -12,8 +12,12 @@ from spillframe import col
 
 def test_money_product_widens_to_decimal256(sf_runner):
     money = pa.decimal128(15, 2)
-    table = pa.table({k: pa.array([Decimal("0.05"), Decimal("1234.56")], money)
-                      for k in ("price", "disc", "tax")})
+    table = pa.table(
+        {
+            k: pa.array([Decimal("0.05"), Decimal("1234.56")], money)
+            for k in ("price", "disc", "tax")
+        }
+    )
     charge = col("price") * (1 - col("disc")) * (1 + col("tax"))
     df = sf.from_arrow(table, num_partitions=2).select(charge.alias("charge"))
     assert df.schema().field("charge").type == pa.decimal256(61, 6)

@@ -10,12 +10,20 @@ import pytest
 
 from spillframe import ExpressionTypeError, col
 
-NAIVE = [datetime.datetime(2024, 2, 29, 23, 59, 58), datetime.datetime(2023, 12, 31, 0, 0, 1),
-         None, datetime.datetime(2024, 3, 10, 7, 31, 45), datetime.datetime(1999, 1, 4, 12, 15)]
+NAIVE = [
+    datetime.datetime(2024, 2, 29, 23, 59, 58),
+    datetime.datetime(2023, 12, 31, 0, 0, 1),
+    None,
+    datetime.datetime(2024, 3, 10, 7, 31, 45),
+    datetime.datetime(1999, 1, 4, 12, 15),
+]
 # 04:30 UTC is the previous evening in New York and already the next day in Tokyo.
-UTC = [datetime.datetime(2024, 3, 10, 4, 30, tzinfo=datetime.timezone.utc),
-       datetime.datetime(2024, 7, 1, 23, 45, tzinfo=datetime.timezone.utc), None,
-       datetime.datetime(2024, 11, 3, 6, 10, 5, tzinfo=datetime.timezone.utc)]
+UTC = [
+    datetime.datetime(2024, 3, 10, 4, 30, tzinfo=datetime.timezone.utc),
+    datetime.datetime(2024, 7, 1, 23, 45, tzinfo=datetime.timezone.utc),
+    None,
+    datetime.datetime(2024, 11, 3, 6, 10, 5, tzinfo=datetime.timezone.utc),
+]
 
 PARTS = ["year", "month", "day", "hour", "minute", "second", "day_of_week"]
 PANDAS: dict[str, str] = {}
@@ -26,8 +34,9 @@ def _naive_table():
 
 
 def _tz_table(tz):
-    return pa.table({"t": pa.array(UTC, type=pa.timestamp("us", tz="UTC")).cast(
-        pa.timestamp("us", tz=tz))})
+    return pa.table(
+        {"t": pa.array(UTC, type=pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us", tz=tz))}
+    )
 
 
 @pytest.mark.parametrize("part", PARTS)
@@ -69,10 +78,16 @@ def test_date_of_naive_timestamp_and_of_date(sf_runner, make_df, ex):
     assert ex.column(ex.run(make_df({"d": days}), col("d").dt.date()), "d") == days
 
 
-@pytest.mark.parametrize(("interval", "freq"), [
-    ("1 day", "1D"), ("15 minutes", "15min"), ("1 hour", "1h"), ("2 hours", "2h"),
-    ("second", "1s"),
-])
+@pytest.mark.parametrize(
+    ("interval", "freq"),
+    [
+        ("1 day", "1D"),
+        ("15 minutes", "15min"),
+        ("1 hour", "1h"),
+        ("2 hours", "2h"),
+        ("second", "1s"),
+    ],
+)
 def test_truncate_naive_matches_pandas_floor(sf_runner, make_df, ex, nparts, interval, freq):
     table = ex.run(make_df(_naive_table(), num_partitions=nparts), col("t").dt.truncate(interval))
     expected = pd.Series(pd.to_datetime(NAIVE)).dt.floor(freq)
@@ -91,8 +106,9 @@ def test_truncate_tz_aware_to_day_is_local_midnight(sf_runner, make_df, ex):
 
 
 def test_truncate_date_to_month(sf_runner, make_df, ex):
-    table = ex.run(make_df({"d": [datetime.date(2024, 2, 29), None]}),
-                   col("d").dt.truncate("1 month"))
+    table = ex.run(
+        make_df({"d": [datetime.date(2024, 2, 29), None]}), col("d").dt.truncate("1 month")
+    )
     assert ex.column(table, "d") == [datetime.date(2024, 2, 1), None]
 
 

@@ -24,17 +24,22 @@ def never_runs(monkeypatch):
     monkeypatch.setattr(execution, "physical_plan", refuse)
 
 
-@pytest.mark.parametrize("build", [
-    lambda df: df.select(col("pric")),
-    lambda df: df.where(col("pric") > 1),
-    lambda df: df.with_column("total", col("pric") * col("qty")),
-    lambda df: df.select((col("qty") + 1).alias("q"), col("pric").is_null()),
-    lambda df: df.select(col("pric").str.lower()),
-], ids=["select", "where", "with_column", "nested", "namespace"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda df: df.select(col("pric")),
+        lambda df: df.where(col("pric") > 1),
+        lambda df: df.with_column("total", col("pric") * col("qty")),
+        lambda df: df.select((col("qty") + 1).alias("q"), col("pric").is_null()),
+        lambda df: df.select(col("pric").str.lower()),
+    ],
+    ids=["select", "where", "with_column", "nested", "namespace"],
+)
 def test_unknown_column_names_it_lists_columns_and_suggests(make_df, never_runs, build):
     df = make_df(DATA)
-    with pytest.raises(SchemaError,
-                       match=r"no column 'pric' in \[price, qty, s\]; did you mean 'price'\?"):
+    with pytest.raises(
+        SchemaError, match=r"no column 'pric' in \[price, qty, s\]; did you mean 'price'\?"
+    ):
         build(df)
 
 
@@ -48,18 +53,25 @@ def test_schema_error_is_a_value_error():
     assert issubclass(ExpressionTypeError, TypeError)
 
 
-@pytest.mark.parametrize(("build", "pattern"), [
-    (lambda: col("s") + 1, r"add.*col\(s\) \(string\) and lit\(1\) \(int64\).*col\(s\) \+ lit\(1\)"),
-    (lambda: col("s") * col("qty"), r"multiply.*col\(s\) \(string\) and col\(qty\) \(int64\)"),
-    (lambda: col("s") / 2, r"true_divide.*col\(s\) \(string\).*\(int64\).*expected a number"),
-    (lambda: col("s") // 2, r"floor_divide.*\(string\).*\(int64\)"),
-    (lambda: col("s") % 2, r"modulo.*\(string\).*\(int64\)"),
-    (lambda: -col("s"), r"negate.*col\(s\) \(string\)"),
-    (lambda: col("s") < 1, r"less.*\(string\).*\(int64\)"),
-    (lambda: col("qty").str.upper(), r"str\.upper.*col\(qty\) \(int64\).*expected a string"),
-    (lambda: col("s").dt.hour(), r"dt\.hour.*col\(s\) \(string\)"),
-    (lambda: col("price").round(1) + col("s"), r"add.*\(double\).*col\(s\) \(string\)"),
-], ids=["add", "multiply", "divide", "floordiv", "mod", "neg", "less", "str", "dt", "nested"])
+@pytest.mark.parametrize(
+    ("build", "pattern"),
+    [
+        (
+            lambda: col("s") + 1,
+            r"add.*col\(s\) \(string\) and lit\(1\) \(int64\).*col\(s\) \+ lit\(1\)",
+        ),
+        (lambda: col("s") * col("qty"), r"multiply.*col\(s\) \(string\) and col\(qty\) \(int64\)"),
+        (lambda: col("s") / 2, r"true_divide.*col\(s\) \(string\).*\(int64\).*expected a number"),
+        (lambda: col("s") // 2, r"floor_divide.*\(string\).*\(int64\)"),
+        (lambda: col("s") % 2, r"modulo.*\(string\).*\(int64\)"),
+        (lambda: -col("s"), r"negate.*col\(s\) \(string\)"),
+        (lambda: col("s") < 1, r"less.*\(string\).*\(int64\)"),
+        (lambda: col("qty").str.upper(), r"str\.upper.*col\(qty\) \(int64\).*expected a string"),
+        (lambda: col("s").dt.hour(), r"dt\.hour.*col\(s\) \(string\)"),
+        (lambda: col("price").round(1) + col("s"), r"add.*\(double\).*col\(s\) \(string\)"),
+    ],
+    ids=["add", "multiply", "divide", "floordiv", "mod", "neg", "less", "str", "dt", "nested"],
+)
 def test_type_error_names_expression_and_both_types(make_df, never_runs, build, pattern):
     df = make_df(DATA)
     with pytest.raises(ExpressionTypeError, match=pattern):
@@ -71,16 +83,19 @@ def test_type_error_in_filter_raises_at_build_time(make_df, never_runs):
         make_df(DATA).where(col("s") > 1)
 
 
-@pytest.mark.parametrize(("build", "error", "pattern"), [
-    (lambda: col("s").str.substr(-2, 1), ValueError, "substr start must be an int >= 0"),
-    (lambda: col("s").is_in("abc"), TypeError, "is_in needs a list of values, got 'abc'"),
-    (lambda: col("s").is_in(3), TypeError, "is_in needs a list of values"),
-    (lambda: col("t").dt.truncate("3 eons"), ValueError, r"bad interval '3 eons'; expected"),
-    (lambda: col("l").list.get(1.5), TypeError, "list.get index must be an int"),
-    (lambda: col("c").count("some"), ValueError, r"count mode must be one of \['all', 'null'"),
-    (lambda: sf.lit(col("a")), TypeError, "lit\\(\\) takes a Python value"),
-    (lambda: sf.col(3), TypeError, "col\\(\\) needs a column name string"),
-])
+@pytest.mark.parametrize(
+    ("build", "error", "pattern"),
+    [
+        (lambda: col("s").str.substr(-2, 1), ValueError, "substr start must be an int >= 0"),
+        (lambda: col("s").is_in("abc"), TypeError, "is_in needs a list of values, got 'abc'"),
+        (lambda: col("s").is_in(3), TypeError, "is_in needs a list of values"),
+        (lambda: col("t").dt.truncate("3 eons"), ValueError, r"bad interval '3 eons'; expected"),
+        (lambda: col("l").list.get(1.5), TypeError, "list.get index must be an int"),
+        (lambda: col("c").count("some"), ValueError, r"count mode must be one of \['all', 'null'"),
+        (lambda: sf.lit(col("a")), TypeError, "lit\\(\\) takes a Python value"),
+        (lambda: sf.col(3), TypeError, "col\\(\\) needs a column name string"),
+    ],
+)
 def test_bad_arguments_raise_clear_errors(build, error, pattern):
     with pytest.raises(error, match=pattern):
         build()

@@ -9,7 +9,8 @@ from spillframe import ExpressionTypeError, col
 
 LISTS = [[1, 2, 3], [], None, [4], [5, None, 7], [8, 9]]
 LIST_TYPES = {
-    "list": pa.list_(pa.int64()), "large_list": pa.large_list(pa.int64()),
+    "list": pa.list_(pa.int64()),
+    "large_list": pa.large_list(pa.int64()),
 }
 
 
@@ -40,8 +41,11 @@ def test_get_negative_and_out_of_range(sf_runner, make_df, ex, nparts, index, ki
 def test_get_on_fixed_size_lists(sf_runner, make_df, ex, nparts, index):
     values = [[1, 2], [3, 4], None, [5, 6], [7, 8]]
     data = pa.table({"l": pa.array(values, type=pa.list_(pa.int64(), 2))})
-    table = ex.run(make_df(data, num_partitions=nparts), col("l").list.get(index),
-                   col("l").list.lengths().alias("n"))
+    table = ex.run(
+        make_df(data, num_partitions=nparts),
+        col("l").list.get(index),
+        col("l").list.lengths().alias("n"),
+    )
     assert ex.column(table, "l") == [_get(v, index) for v in values]
     assert ex.column(table, "n") == [None if v is None else 2 for v in values]
 
@@ -57,8 +61,9 @@ def test_get_index_must_be_int():
 
 
 def test_get_of_split_strings(sf_runner, make_df, ex):
-    table = ex.run(make_df({"s": ["a,b,c", "d", None]}, num_partitions=2),
-                   col("s").str.split(",").list.get(-1))
+    table = ex.run(
+        make_df({"s": ["a,b,c", "d", None]}, num_partitions=2), col("s").str.split(",").list.get(-1)
+    )
     assert ex.column(table, "s") == ["c", "d", None]
 
 

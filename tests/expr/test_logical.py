@@ -31,8 +31,12 @@ def kleene_or(x, y):
 
 
 def test_and_or_not_follow_kleene(sf_runner, make_df, ex, nparts):
-    table = ex.run(make_df(DATA, num_partitions=nparts), (col("x") & col("y")).alias("and"),
-                   (col("x") | col("y")).alias("or"), (~col("x")).alias("not"))
+    table = ex.run(
+        make_df(DATA, num_partitions=nparts),
+        (col("x") & col("y")).alias("and"),
+        (col("x") | col("y")).alias("or"),
+        (~col("x")).alias("not"),
+    )
     assert ex.column(table, "and") == [kleene_and(x, y) for x, y in PAIRS]
     assert ex.column(table, "or") == [kleene_or(x, y) for x, y in PAIRS]
     assert ex.column(table, "not") == [None if x is None else not x for x, _ in PAIRS]
@@ -41,8 +45,11 @@ def test_and_or_not_follow_kleene(sf_runner, make_df, ex, nparts):
 
 @pytest.mark.parametrize("literal", [True, False])
 def test_with_python_bool_on_either_side(sf_runner, make_df, ex, literal):
-    table = ex.run(make_df(DATA, num_partitions=2), (literal & col("x")).alias("a"),
-                   (col("x") | literal).alias("o"))
+    table = ex.run(
+        make_df(DATA, num_partitions=2),
+        (literal & col("x")).alias("a"),
+        (col("x") | literal).alias("o"),
+    )
     assert ex.column(table, "a") == [kleene_and(literal, x) for x, _ in PAIRS]
     assert ex.column(table, "o") == [kleene_or(x, literal) for x, _ in PAIRS]
 
@@ -50,18 +57,24 @@ def test_with_python_bool_on_either_side(sf_runner, make_df, ex, literal):
 def test_where_keeps_only_true_rows(sf_runner, make_df):
     df = make_df(DATA, num_partitions=3).where(col("x") | col("y"))
     assert sorted(map(repr, df.to_pylist())) == sorted(
-        repr({"x": x, "y": y}) for x, y in PAIRS if kleene_or(x, y) is True)
+        repr({"x": x, "y": y}) for x, y in PAIRS if kleene_or(x, y) is True
+    )
 
 
 def test_combined_comparisons(sf_runner, make_df, ex):
-    table = ex.run(make_df({"a": [1, 2, 3, None]}),
-                   ((col("a") > 1) & ~(col("a") == 3)).alias("r"))
+    table = ex.run(make_df({"a": [1, 2, 3, None]}), ((col("a") > 1) & ~(col("a") == 3)).alias("r"))
     assert ex.column(table, "r") == [False, True, False, None]
 
 
-@pytest.mark.parametrize("build", [
-    lambda: col("a") & col("x"), lambda: ~col("a"), lambda: col("x") | lit(1),
-], ids=["and-int", "not-int", "or-int-literal"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: col("a") & col("x"),
+        lambda: ~col("a"),
+        lambda: col("x") | lit(1),
+    ],
+    ids=["and-int", "not-int", "or-int-literal"],
+)
 def test_non_boolean_operand_fails_at_build_time(make_df, build):
     df = make_df({"a": [1], "x": [True]})
     with pytest.raises(ExpressionTypeError, match="expected a boolean, got int64"):

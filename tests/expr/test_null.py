@@ -10,14 +10,21 @@ import pytest
 
 from spillframe import ExpressionTypeError, col, lit
 
-DATA = {"a": [1, None, 3, None, 5], "s": [None, "b", None, "d", "e"],
-        "x": [0.5, None, float("nan"), 2.0, None], "f": [9, 8, 7, 6, 5]}
+DATA = {
+    "a": [1, None, 3, None, 5],
+    "s": [None, "b", None, "d", "e"],
+    "x": [0.5, None, float("nan"), 2.0, None],
+    "f": [9, 8, 7, 6, 5],
+}
 
 
 @pytest.mark.parametrize("column", ["a", "s", "x"])
 def test_is_null_and_not_null(sf_runner, make_df, ex, nparts, column):
-    table = ex.run(make_df(DATA, num_partitions=nparts), col(column).is_null().alias("n"),
-                   col(column).not_null().alias("v"))
+    table = ex.run(
+        make_df(DATA, num_partitions=nparts),
+        col(column).is_null().alias("n"),
+        col(column).not_null().alias("v"),
+    )
     nulls = [v is None for v in DATA[column]]  # NaN is a value, not a null
     assert ex.column(table, "n") == nulls
     assert ex.column(table, "v") == [not n for n in nulls]
@@ -26,8 +33,11 @@ def test_is_null_and_not_null(sf_runner, make_df, ex, nparts, column):
 @pytest.mark.parametrize(("column", "value"), [("a", 0), ("s", "?"), ("x", -1.0)])
 def test_fill_null_with_literal_matches_pandas(sf_runner, make_df, ex, nparts, column, value):
     table = ex.run(make_df(DATA, num_partitions=nparts), col(column).fill_null(value))
-    expected = pd.Series(DATA[column], dtype=object).where(
-        pd.Series([v is not None for v in DATA[column]]), value).tolist()
+    expected = (
+        pd.Series(DATA[column], dtype=object)
+        .where(pd.Series([v is not None for v in DATA[column]]), value)
+        .tolist()
+    )
     ex.assert_values(ex.column(table, column), expected)
 
 

@@ -11,8 +11,11 @@ import pytest
 
 from spillframe import ExpressionTypeError, col, lit
 
-DATA = {"a": [3, -4, None, 0, -7, 12], "x": [2.5, -3.5, 0.125, None, -0.5, 1.005],
-        "s": ["p", "q", None, "r", "p", "q"]}
+DATA = {
+    "a": [3, -4, None, 0, -7, 12],
+    "x": [2.5, -3.5, 0.125, None, -0.5, 1.005],
+    "s": ["p", "q", None, "r", "p", "q"],
+}
 
 
 @pytest.mark.parametrize("column", ["a", "x"])
@@ -30,8 +33,9 @@ def test_round_half_to_even_matches_numpy(sf_runner, make_df, ex, nparts, decima
     ex.assert_values(ex.column(table, "x"), expected)
 
 
-@pytest.mark.parametrize(("decimals", "expected"), [(0, [3, -4, None, 0, -7, 12]),
-                                                    (-1, [0, 0, None, 0, -10, 10])])
+@pytest.mark.parametrize(
+    ("decimals", "expected"), [(0, [3, -4, None, 0, -7, 12]), (-1, [0, 0, None, 0, -10, 10])]
+)
 def test_round_integers(sf_runner, make_df, ex, decimals, expected):
     table = ex.run(make_df(DATA), col("a").round(decimals))
     assert ex.column(table, "a") == expected
@@ -39,24 +43,28 @@ def test_round_integers(sf_runner, make_df, ex, decimals, expected):
 
 
 def test_round_decimal_keeps_decimal(sf_runner, make_df, ex):
-    data = pa.table({"d": pa.array([decimal.Decimal("1.25"), decimal.Decimal("1.35")],
-                                   pa.decimal128(10, 2))})
+    data = pa.table(
+        {"d": pa.array([decimal.Decimal("1.25"), decimal.Decimal("1.35")], pa.decimal128(10, 2))}
+    )
     table = ex.run(make_df(data), col("d").round(1))
     assert pa.types.is_decimal(table.schema.field("d").type)
     assert ex.column(table, "d") == [decimal.Decimal("1.2"), decimal.Decimal("1.4")]
 
 
 def test_if_else_matches_numpy_where(sf_runner, make_df, ex, nparts):
-    table = ex.run(make_df(DATA, num_partitions=nparts),
-                   (col("a") > 0).if_else(col("a"), -col("a")).alias("r"))
+    table = ex.run(
+        make_df(DATA, num_partitions=nparts), (col("a") > 0).if_else(col("a"), -col("a")).alias("r")
+    )
     expected = [None if a is None else abs(a) for a in DATA["a"]]
     assert ex.column(table, "r") == expected
 
 
 def test_if_else_with_literals_and_null_condition(sf_runner, make_df, ex):
-    table = ex.run(make_df(DATA, num_partitions=2),
-                   col("s").is_in(["p"]).if_else("yes", "no").alias("r"),
-                   (col("x") > 0).if_else(col("a"), 0.5).alias("m"))
+    table = ex.run(
+        make_df(DATA, num_partitions=2),
+        col("s").is_in(["p"]).if_else("yes", "no").alias("r"),
+        (col("x") > 0).if_else(col("a"), 0.5).alias("m"),
+    )
     assert ex.column(table, "r") == ["yes", "no", "no", "no", "yes", "no"]
     # A null condition gives null; int and float branches promote to float.
     assert ex.column(table, "m") == [3.0, 0.5, None, None, 0.5, 12.0]
@@ -75,8 +83,10 @@ def test_if_else_incompatible_branches_fail_at_build_time(make_df):
 
 @pytest.mark.parametrize("column", ["a", "s", "x"])
 def test_hash_is_stable_across_partition_counts(sf_runner, make_df, ex, column):
-    results = [ex.column(ex.run(make_df(DATA, num_partitions=n), col(column).hash()), column)
-               for n in (1, 2, 5)]
+    results = [
+        ex.column(ex.run(make_df(DATA, num_partitions=n), col(column).hash()), column)
+        for n in (1, 2, 5)
+    ]
     assert results[0] == results[1] == results[2]
     assert len(set(results[0])) == len(set(DATA[column]))  # equal inputs, equal hashes
 
@@ -95,8 +105,10 @@ def test_hash_seed_changes_the_hash(sf_runner, make_df, ex):
 
 
 def test_apply_calls_the_function_per_value(sf_runner, make_df, ex, nparts):
-    table = ex.run(make_df(DATA, num_partitions=nparts),
-                   col("s").apply(lambda v: None if v is None else v * 2, pa.string()))
+    table = ex.run(
+        make_df(DATA, num_partitions=nparts),
+        col("s").apply(lambda v: None if v is None else v * 2, pa.string()),
+    )
     assert ex.column(table, "s") == [None if v is None else v * 2 for v in DATA["s"]]
 
 
@@ -118,8 +130,11 @@ def test_apply_needs_a_callable():
 
 def test_apply_returning_the_wrong_type_names_function_and_value(sf_runner, make_df):
     df = make_df(DATA).select(col("a").apply(lambda v: "oops" if v == 0 else v, pa.int64()))
-    with pytest.raises(TypeError, match=r"apply\(col\(a\), <lambda>\) returned 'oops' \(str\), "
-                                        r"which is not a int64.*return_dtype"):
+    with pytest.raises(
+        TypeError,
+        match=r"apply\(col\(a\), <lambda>\) returned 'oops' \(str\), "
+        r"which is not a int64.*return_dtype",
+    ):
         df.to_arrow()
 
 

@@ -21,13 +21,19 @@ PASSTHROUGH = {
     "decimal": DECIMALS,
     "large_string": pa.array(["a", None, "ccc", "d", "e"], pa.large_string()),
     "date32": pa.array([datetime.date(2024, 1, d) for d in range(1, 6)], pa.date32()),
-    "timestamp_tz": pa.array([datetime.datetime(2024, 5, d, 12, tzinfo=datetime.timezone.utc)
-                              for d in range(1, 6)], pa.timestamp("us", tz="UTC")).cast(TZ),
+    "timestamp_tz": pa.array(
+        [datetime.datetime(2024, 5, d, 12, tzinfo=datetime.timezone.utc) for d in range(1, 6)],
+        pa.timestamp("us", tz="UTC"),
+    ).cast(TZ),
     "list": pa.array([[1], [], None, [2, 3], [4]], pa.list_(pa.int64())),
-    "struct": pa.array([{"x": i, "y": str(i)} for i in range(4)] + [None],
-                       pa.struct([("x", pa.int64()), ("y", pa.string())])),
-    "list_of_struct": pa.array([[{"k": 1}], None, [], [{"k": 2}, {"k": 3}], [{"k": None}]],
-                               pa.list_(pa.struct([("k", pa.int64())]))),
+    "struct": pa.array(
+        [{"x": i, "y": str(i)} for i in range(4)] + [None],
+        pa.struct([("x", pa.int64()), ("y", pa.string())]),
+    ),
+    "list_of_struct": pa.array(
+        [[{"k": 1}], None, [], [{"k": 2}, {"k": 3}], [{"k": None}]],
+        pa.list_(pa.struct([("k", pa.int64())])),
+    ),
     "dictionary": pa.array(["u", "v", "u", None, "v"]).dictionary_encode(),
 }
 
@@ -52,9 +58,14 @@ def test_is_null_on_every_type(sf_runner, make_df, ex, name):
 
 
 def test_decimal_arithmetic_keeps_exact_values(sf_runner, make_df, ex, nparts):
-    table = ex.run(make_df({"d": DECIMALS}, num_partitions=nparts),
-                   (col("d") + col("d")).alias("add"), (col("d") - D("0.05")).alias("sub"),
-                   (col("d") * 2).alias("mul"), (-col("d")).alias("neg"), col("d").abs())
+    table = ex.run(
+        make_df({"d": DECIMALS}, num_partitions=nparts),
+        (col("d") + col("d")).alias("add"),
+        (col("d") - D("0.05")).alias("sub"),
+        (col("d") * 2).alias("mul"),
+        (-col("d")).alias("neg"),
+        col("d").abs(),
+    )
     values = DECIMALS.to_pylist()
     assert ex.column(table, "add") == [None if v is None else v + v for v in values]
     assert ex.column(table, "sub") == [None if v is None else v - D("0.05") for v in values]
@@ -65,8 +76,11 @@ def test_decimal_arithmetic_keeps_exact_values(sf_runner, make_df, ex, nparts):
 
 @pytest.mark.parametrize("literal", [1, 1.1, D("1.1")])
 def test_decimal_comparisons(sf_runner, make_df, ex, literal):
-    table = ex.run(make_df({"d": DECIMALS}, num_partitions=2),
-                   (col("d") > literal).alias("gt"), (col("d") == literal).alias("eq"))
+    table = ex.run(
+        make_df({"d": DECIMALS}, num_partitions=2),
+        (col("d") > literal).alias("gt"),
+        (col("d") == literal).alias("eq"),
+    )
     values = DECIMALS.to_pylist()
     assert ex.column(table, "gt") == [None if v is None else v > D(str(literal)) for v in values]
     assert ex.column(table, "eq") == [None if v is None else v == D(str(literal)) for v in values]
@@ -82,8 +96,12 @@ def test_decimal_sum_is_exact(sf_runner, make_df, nparts):
 
 def test_large_string_functions_keep_large_string(sf_runner, make_df, ex):
     data = pa.table({"s": PASSTHROUGH["large_string"]})
-    table = ex.run(make_df(data, num_partitions=2), col("s").str.upper(),
-                   (col("s") == "ccc").alias("eq"), col("s").fill_null("?").alias("f"))
+    table = ex.run(
+        make_df(data, num_partitions=2),
+        col("s").str.upper(),
+        (col("s") == "ccc").alias("eq"),
+        col("s").fill_null("?").alias("f"),
+    )
     assert table.schema.field("s").type == pa.large_string()
     assert ex.column(table, "s") == ["A", None, "CCC", "D", "E"]
     assert ex.column(table, "f") == ["a", "?", "ccc", "d", "e"]
@@ -98,10 +116,15 @@ def test_timestamp_tz_compares_with_aware_datetime(sf_runner, make_df):
 
 def test_timestamps_of_different_units_and_zones_compare(sf_runner, make_df):
     stamps = [datetime.datetime(2024, 1, d, tzinfo=datetime.timezone.utc) for d in (1, 2, 3)]
-    data = pa.table({"ms": pa.array(stamps, pa.timestamp("ms", tz="Asia/Tokyo")),
-                     "us": pa.array(stamps, pa.timestamp("us", tz="UTC"))})
-    df = make_df(data).select((col("ms") == col("us")).alias("eq"),
-                              (col("ms") < stamps[1]).alias("lt"))
+    data = pa.table(
+        {
+            "ms": pa.array(stamps, pa.timestamp("ms", tz="Asia/Tokyo")),
+            "us": pa.array(stamps, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    df = make_df(data).select(
+        (col("ms") == col("us")).alias("eq"), (col("ms") < stamps[1]).alias("lt")
+    )
     assert df.to_pydict() == {"eq": [True, True, True], "lt": [True, False, False]}
 
 
@@ -112,8 +135,12 @@ def test_date_compares_with_date_literal(sf_runner, make_df):
 
 
 def test_string_view_from_arrow_is_normalized_to_string(sf_runner, make_df, ex):
-    data = pa.table({"s": pa.array(["x", None, "yz"], pa.string_view()),
-                     "l": pa.array([["a"], None, ["b", "c"]], pa.list_(pa.string_view()))})
+    data = pa.table(
+        {
+            "s": pa.array(["x", None, "yz"], pa.string_view()),
+            "l": pa.array([["a"], None, ["b", "c"]], pa.list_(pa.string_view())),
+        }
+    )
     df = sf.from_arrow(data, num_partitions=2)
     assert df.schema().field("s").type == pa.string()
     assert df.schema().field("l").type == pa.list_(pa.string())

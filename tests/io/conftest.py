@@ -15,8 +15,14 @@ from spillframe.api.execution import physical_plan
 def make_table(n: int = 600) -> pa.Table:
     """``id`` (sorted), ``grp`` (0..2), ``name`` and ``price`` columns."""
     ids = list(range(n))
-    return pa.table({"id": ids, "grp": [i % 3 for i in ids], "name": [f"n{i % 11}" for i in ids],
-                     "price": [i * 0.25 for i in ids]})
+    return pa.table(
+        {
+            "id": ids,
+            "grp": [i % 3 for i in ids],
+            "name": [f"n{i % 11}" for i in ids],
+            "price": [i * 0.25 for i in ids],
+        }
+    )
 
 
 def scan_tasks(df: Any) -> list[Any]:
@@ -30,8 +36,11 @@ def scan_tasks(df: Any) -> list[Any]:
 
 def scanned_row_groups(df: Any) -> list[tuple[str, tuple[int, ...] | None]]:
     """``(file name, row groups)`` of every Parquet piece the plan will read."""
-    return [(os.path.basename(p.path), p.row_groups)
-            for scan in scan_tasks(df) for p in getattr(scan, "pieces", ())]
+    return [
+        (os.path.basename(p.path), p.row_groups)
+        for scan in scan_tasks(df)
+        for p in getattr(scan, "pieces", ())
+    ]
 
 
 @pytest.fixture
@@ -53,8 +62,9 @@ def three_files(tmp_path, table) -> str:
     root = os.path.join(tmp_path, "three")
     os.makedirs(root)
     for i in range(3):
-        pq.write_table(table.slice(i * 200, 200), os.path.join(root, f"part-{i}.parquet"),
-                       row_group_size=100)
+        pq.write_table(
+            table.slice(i * 200, 200), os.path.join(root, f"part-{i}.parquet"), row_group_size=100
+        )
     return root
 
 

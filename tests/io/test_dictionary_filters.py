@@ -18,12 +18,14 @@ MODES = ["AIR", "MAIL", "SHIP", None, "RAIL", "TRUCK", "AIR REG"]
 @pytest.fixture(scope="module")
 def path(tmp_path_factory) -> str:
     n = 7000
-    table = pa.table({
-        "mode": [MODES[i % 7] for i in range(n)],
-        "how": [["IN PERSON", "COD", None][i % 3] for i in range(n)],
-        "other": [f"x{i % 5}" for i in range(n)],
-        "q": list(range(n)),
-    })
+    table = pa.table(
+        {
+            "mode": [MODES[i % 7] for i in range(n)],
+            "how": [["IN PERSON", "COD", None][i % 3] for i in range(n)],
+            "other": [f"x{i % 5}" for i in range(n)],
+            "q": list(range(n)),
+        }
+    )
     out = tmp_path_factory.mktemp("dict") / "t.parquet"
     pq.write_table(table, out, row_group_size=1000)  # one dictionary per row group
     assert pq.ParquetFile(out).metadata.row_group(0).column(0).has_dictionary_page
@@ -59,8 +61,12 @@ def test_limit_counts_rows_after_the_filter(sf_runner, path):
 
 
 def test_only_null_safe_single_column_terms_use_the_dictionary():
-    predicate = ((col("mode") == "AIR") & (col("q") > 3) & col("how").is_null()
-                 & (col("other") == col("how")))
+    predicate = (
+        (col("mode") == "AIR")
+        & (col("q") > 3)
+        & col("how").is_null()
+        & (col("other") == col("how"))
+    )
     chosen, rest = split_dictionary_filters(predicate, {"mode", "how", "other"})
     assert [name for name, _ in chosen] == ["mode"]
     assert len(rest) == 3  # q is not a string; how has is_null; other meets how

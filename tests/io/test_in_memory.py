@@ -12,8 +12,11 @@ import spillframe as sf
 from spillframe import col
 from spillframe.testing import assert_df_equal
 
-DATA = {"a": [1, 2, 3, 4, 5, 6, 7], "s": ["x", None, "z", "w", "v", "u", "t"],
-        "f": [0.5, 1.5, None, 3.5, 4.5, 5.5, 6.5]}
+DATA = {
+    "a": [1, 2, 3, 4, 5, 6, 7],
+    "s": ["x", None, "z", "w", "v", "u", "t"],
+    "f": [0.5, 1.5, None, 3.5, 4.5, 5.5, 6.5],
+}
 ROWS = [dict(zip(DATA, values)) for values in zip(*DATA.values())]
 
 
@@ -24,8 +27,10 @@ def _sources():
         "pandas": lambda n: sf.from_pandas(pd.DataFrame(DATA), num_partitions=n),
         "arrow-table": lambda n: sf.from_arrow(pa.table(DATA), num_partitions=n),
         "arrow-batch": lambda n: sf.from_arrow(pa.record_batch(DATA), num_partitions=n),
-        "arrow-list": lambda n: sf.from_arrow([pa.record_batch(pa.table(DATA).slice(0, 3).to_pydict()),
-                                               pa.table(DATA).slice(3)], num_partitions=n),
+        "arrow-list": lambda n: sf.from_arrow(
+            [pa.record_batch(pa.table(DATA).slice(0, 3).to_pydict()), pa.table(DATA).slice(3)],
+            num_partitions=n,
+        ),
     }
 
 
@@ -55,13 +60,16 @@ def test_bad_num_partitions(num_partitions):
         sf.from_pydict(DATA, num_partitions=num_partitions)
 
 
-@pytest.mark.parametrize(("fn", "arg", "pattern"), [
-    (sf.from_pydict, [1, 2], "from_pydict takes a dict of columns, got list"),
-    (sf.from_pylist, {"a": 1}, "from_pylist takes a list of dicts, got dict"),
-    (sf.from_pandas, {"a": [1]}, "from_pandas takes a pandas DataFrame, got dict"),
-    (sf.from_arrow, [], "from_arrow takes a pyarrow Table, RecordBatch or a non-empty list"),
-    (sf.from_pydict, {"a": [1, 2], "b": [1]}, "from_pydict: cannot build columns"),
-])
+@pytest.mark.parametrize(
+    ("fn", "arg", "pattern"),
+    [
+        (sf.from_pydict, [1, 2], "from_pydict takes a dict of columns, got list"),
+        (sf.from_pylist, {"a": 1}, "from_pylist takes a list of dicts, got dict"),
+        (sf.from_pandas, {"a": [1]}, "from_pandas takes a pandas DataFrame, got dict"),
+        (sf.from_arrow, [], "from_arrow takes a pyarrow Table, RecordBatch or a non-empty list"),
+        (sf.from_pydict, {"a": [1, 2], "b": [1]}, "from_pydict: cannot build columns"),
+    ],
+)
 def test_bad_inputs(fn, arg, pattern):
     with pytest.raises((TypeError, ValueError), match=pattern):
         fn(arg)
@@ -79,9 +87,11 @@ def test_outputs_agree(sf_runner, n):
     assert table.schema == df.schema() and table.to_pylist() == expected
     pdf = df.to_pandas()
     assert list(pdf.columns) == ["a", "s", "f"]
-    pd.testing.assert_frame_equal(pdf.reset_index(drop=True),
-                                  pd.DataFrame(expected).astype(pdf.dtypes.to_dict()),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        pdf.reset_index(drop=True),
+        pd.DataFrame(expected).astype(pdf.dtypes.to_dict()),
+        check_dtype=False,
+    )
 
 
 def test_iter_partitions_follow_partition_order(sf_runner):
@@ -106,19 +116,25 @@ def test_collect_caches_and_later_queries_start_from_it(sf_runner):
         calls.append(v)
         return v
 
-    df = sf.from_pydict({"a": [1, 2, 3]}, num_partitions=2).with_column(
-        "b", col("a").apply(track, pa.int64())).collect()
+    df = (
+        sf.from_pydict({"a": [1, 2, 3]}, num_partitions=2)
+        .with_column("b", col("a").apply(track, pa.int64()))
+        .collect()
+    )
     assert len(calls) == 3 or sf_runner.name != "py"
     assert df.where(col("b") > 1).to_pydict() == {"a": [2, 3], "b": [2, 3]}
     assert len(calls) == 3 or sf_runner.name != "py"
 
 
 def test_round_trip_of_rich_types(sf_runner):
-    table = pa.table({
-        "day": [datetime.date(2024, 1, 1), None],
-        "ts": pa.array([datetime.datetime(2024, 1, 1, 12), None], pa.timestamp("ns", tz="UTC")),
-        "l": [[1, 2], None], "st": [{"x": 1}, None],
-    })
+    table = pa.table(
+        {
+            "day": [datetime.date(2024, 1, 1), None],
+            "ts": pa.array([datetime.datetime(2024, 1, 1, 12), None], pa.timestamp("ns", tz="UTC")),
+            "l": [[1, 2], None],
+            "st": [{"x": 1}, None],
+        }
+    )
     df = sf.from_arrow(table, num_partitions=2)
     assert df.to_arrow().equals(table)
     assert df.to_pylist() == table.to_pylist()

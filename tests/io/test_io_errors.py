@@ -59,8 +59,11 @@ def test_parquet_corrupted_after_planning_names_it(sf_runner, tmp_path):
 def test_schemas_that_cannot_be_unified_name_both_files(tmp_path):
     pq.write_table(pa.table({"x": [1, 2]}), os.path.join(tmp_path, "a.parquet"))
     pq.write_table(pa.table({"x": ["one"]}), os.path.join(tmp_path, "b.parquet"))
-    with pytest.raises(SourceError, match=r"Parquet file '.*b\.parquet' cannot be unified with "
-                                          r"'.*a\.parquet'.*int64.*string.*schema="):
+    with pytest.raises(
+        SourceError,
+        match=r"Parquet file '.*b\.parquet' cannot be unified with "
+        r"'.*a\.parquet'.*int64.*string.*schema=",
+    ):
         sf.read_parquet(str(tmp_path))
 
 

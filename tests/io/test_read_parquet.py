@@ -23,10 +23,14 @@ def _paths(root):
 @pytest.mark.parametrize("kind", ["file", "directory", "glob", "list", "list-of-globs"])
 def test_paths(sf_runner, one_file, three_files, table, kind):
     path = {
-        "file": one_file, "directory": three_files,
-        "glob": os.path.join(three_files, "part-*.parquet"), "list": _paths(three_files),
-        "list-of-globs": [os.path.join(three_files, "part-0*"),
-                          os.path.join(three_files, "part-[12].parquet")],
+        "file": one_file,
+        "directory": three_files,
+        "glob": os.path.join(three_files, "part-*.parquet"),
+        "list": _paths(three_files),
+        "list-of-globs": [
+            os.path.join(three_files, "part-0*"),
+            os.path.join(three_files, "part-[12].parquet"),
+        ],
     }[kind]
     df = sf.read_parquet(path)
     result = df.to_arrow()
@@ -61,8 +65,9 @@ def test_without_hive_partitioning_the_directory_column_is_absent(sf_runner, hiv
     assert "grp" not in sf.read_parquet(hive_dir).column_names
 
 
-@pytest.mark.parametrize("predicate", [col("grp") == 1, col("grp").is_in([1]),
-                                       (col("grp") > 0) & (col("grp") < 2)])
+@pytest.mark.parametrize(
+    "predicate", [col("grp") == 1, col("grp").is_in([1]), (col("grp") > 0) & (col("grp") < 2)]
+)
 def test_filter_on_partition_column_prunes_files(sf_runner, hive_dir, table, io, predicate):
     df = sf.read_parquet(hive_dir, hive_partitioning=True).where(predicate)
     files = {name for name, _ in io.row_groups(df)}
@@ -102,8 +107,9 @@ def test_predicate_matching_nothing_plans_no_row_groups(sf_runner, one_file, io)
 
 
 @pytest.mark.parametrize("partition_bytes", [1, 3000, 6000, 1 << 30])
-def test_partition_bytes_sets_the_number_of_scan_partitions(sf_runner, one_file, table,
-                                                            partition_bytes):
+def test_partition_bytes_sets_the_number_of_scan_partitions(
+    sf_runner, one_file, table, partition_bytes
+):
     with configure(partition_bytes=partition_bytes):
         df = sf.read_parquet(one_file)
         n = df.num_partitions()
@@ -136,9 +142,11 @@ def test_hive_column_kept_when_every_file_is_in_one_partition(sf_runner, tmp_pat
     for day in ("2024-01-01", "2024-01-02"):
         os.makedirs(os.path.join(root, f"day={day}"))
         pq.write_table(pa.table({"x": [1, 2]}), os.path.join(root, f"day={day}", "p.parquet"))
-    path = {"one-partition-dir": os.path.join(root, "day=2024-01-01"),
-            "one-partition-file": os.path.join(root, "day=2024-01-01", "p.parquet"),
-            "glob": os.path.join(root, "day=2024-01-0[1]", "*.parquet")}[which]
+    path = {
+        "one-partition-dir": os.path.join(root, "day=2024-01-01"),
+        "one-partition-file": os.path.join(root, "day=2024-01-01", "p.parquet"),
+        "glob": os.path.join(root, "day=2024-01-0[1]", "*.parquet"),
+    }[which]
     df = sf.read_parquet(path, hive_partitioning=True)
     assert df.column_names == ["x", "day"]
     result = df.to_arrow()
@@ -151,8 +159,10 @@ def test_nested_hive_directories(sf_runner, tmp_path):
     for y in (2023, 2024):
         for m in (1, 2):
             os.makedirs(os.path.join(root, f"year={y}", f"month={m}"))
-            pq.write_table(pa.table({"v": [y * 100 + m]}),
-                           os.path.join(root, f"year={y}", f"month={m}", "p.parquet"))
+            pq.write_table(
+                pa.table({"v": [y * 100 + m]}),
+                os.path.join(root, f"year={y}", f"month={m}", "p.parquet"),
+            )
     df = sf.read_parquet(root, hive_partitioning=True)
     assert df.column_names == ["v", "year", "month"]
     got = df.where((col("year") == 2024) & (col("month") == 2)).to_pydict()

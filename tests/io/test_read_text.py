@@ -33,8 +33,9 @@ def _write_json(path, rows):
 
 def test_csv_with_headers_infers_types(sf_runner, tmp_path):
     df = sf.read_csv(_write_csv(tmp_path / "a.csv", ROWS))
-    assert df.schema() == pa.schema([("id", pa.int64()), ("name", pa.string()),
-                                     ("score", pa.float64())])
+    assert df.schema() == pa.schema(
+        [("id", pa.int64()), ("name", pa.string()), ("score", pa.float64())]
+    )
     result = df.to_arrow()
     assert result.schema == df.schema()
     assert result.to_pylist() == ROWS
@@ -72,7 +73,7 @@ def test_csv_explicit_schema_without_headers(sf_runner, tmp_path):
 
 
 def test_csv_several_files_in_order(sf_runner, tmp_path):
-    paths = [_write_csv(tmp_path / f"p{i}.csv", ROWS[i * 100:(i + 1) * 100]) for i in range(3)]
+    paths = [_write_csv(tmp_path / f"p{i}.csv", ROWS[i * 100 : (i + 1) * 100]) for i in range(3)]
     assert sf.read_csv(paths).to_pylist() == ROWS
     assert sf.read_csv(str(tmp_path)).to_pylist() == ROWS
     assert sf.read_csv(str(tmp_path / "p*.csv")).to_pylist() == ROWS
@@ -82,15 +83,19 @@ def test_csv_header_mismatch_names_the_file(tmp_path):
     good = _write_csv(tmp_path / "a.csv", ROWS[:2])
     bad = tmp_path / "b.csv"
     bad.write_text("id,title,score\n1,x,2.0\n")
-    with pytest.raises(SourceError, match=r"CSV file '.*b\.csv' has header \['id', 'title', "
-                                          r"'score'\] but '.*a\.csv' has"):
+    with pytest.raises(
+        SourceError,
+        match=r"CSV file '.*b\.csv' has header \['id', 'title', "
+        r"'score'\] but '.*a\.csv' has",
+    ):
         sf.read_csv([good, str(bad)])
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 @pytest.mark.parametrize("partition_bytes", [64, 333, 1000])
-def test_csv_split_into_byte_ranges_gives_the_same_rows(sf_runner, tmp_path, newline,
-                                                        partition_bytes):
+def test_csv_split_into_byte_ranges_gives_the_same_rows(
+    sf_runner, tmp_path, newline, partition_bytes
+):
     path = _write_csv(tmp_path / "a.csv", ROWS, newline=newline)
     whole = sf.read_csv(path).to_arrow()
     with configure(partition_bytes=partition_bytes):
@@ -118,7 +123,7 @@ def test_json_newline_delimited(sf_runner, tmp_path):
 
 
 def test_json_several_files_and_schema(sf_runner, tmp_path):
-    paths = [_write_json(tmp_path / f"p{i}.jsonl", ROWS[i * 150:(i + 1) * 150]) for i in range(2)]
+    paths = [_write_json(tmp_path / f"p{i}.jsonl", ROWS[i * 150 : (i + 1) * 150]) for i in range(2)]
     schema = pa.schema([("id", pa.int32()), ("score", pa.float64())])
     df = sf.read_json(paths, schema=schema)
     assert df.to_arrow().schema == schema
@@ -175,8 +180,11 @@ def test_json_keys_of_later_files_become_columns(sf_runner, tmp_path):
 def test_json_types_that_cannot_be_unified_name_the_file(tmp_path):
     first = _write_json(tmp_path / "a.jsonl", [{"a": 1}])
     second = _write_json(tmp_path / "b.jsonl", [{"a": {"nested": True}}])
-    with pytest.raises(SourceError, match=r"JSON file '.*b\.jsonl' cannot be unified with "
-                                          r"'.*a\.jsonl'.*schema="):
+    with pytest.raises(
+        SourceError,
+        match=r"JSON file '.*b\.jsonl' cannot be unified with "
+        r"'.*a\.jsonl'.*schema=",
+    ):
         sf.read_json([first, second])
 
 

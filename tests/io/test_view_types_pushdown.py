@@ -18,13 +18,16 @@ def view_file(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("predicate, expected", [
-    (col("x") > 1, [2, 3]),
-    (col("s").is_in(["a"]), [1]),
-    (col("s") == "b", [2]),
-    (col("s").is_null(), [3]),
-    ((col("s") != "a") & (col("x") < 3), [2]),
-])
+@pytest.mark.parametrize(
+    "predicate, expected",
+    [
+        (col("x") > 1, [2, 3]),
+        (col("s").is_in(["a"]), [1]),
+        (col("s") == "b", [2]),
+        (col("s").is_null(), [3]),
+        ((col("s") != "a") & (col("x") < 3), [2]),
+    ],
+)
 def test_filters_on_view_typed_files(sf_runner, view_file, predicate, expected):
     df = sf.read_parquet(view_file)
     assert df.schema().field("s").type == pa.string()

@@ -12,13 +12,17 @@ from spillframe import SchemaError, col
 from spillframe.runners.py_runner import PyRunner
 from spillframe.testing import assert_df_equal
 
-DATA = {"k": ["a", "b", "a", "c", "b", "a"], "v": [1, 2, 3, 4, 5, 6],
-        "x": [0.5, None, 1.5, 2.5, 3.5, 4.5]}
+DATA = {
+    "k": ["a", "b", "a", "c", "b", "a"],
+    "v": [1, 2, 3, 4, 5, 6],
+    "x": [0.5, None, 1.5, 2.5, 3.5, 4.5],
+}
 
 
 def _files(root):
-    return sorted(os.path.relpath(os.path.join(d, f), root)
-                  for d, _, names in os.walk(root) for f in names)
+    return sorted(
+        os.path.relpath(os.path.join(d, f), root) for d, _, names in os.walk(root) for f in names
+    )
 
 
 def _read_back(fmt, root, hive=False):
@@ -79,10 +83,14 @@ def test_written_parquet_keeps_types(sf_runner, make_df, tmp_path):
     import datetime
     import decimal
 
-    table = pa.table({
-        "d": pa.array([decimal.Decimal("1.25")], pa.decimal128(8, 2)),
-        "day": [datetime.date(2024, 1, 1)], "l": [[1, 2]], "s": pa.array(["x"], pa.large_string()),
-    })
+    table = pa.table(
+        {
+            "d": pa.array([decimal.Decimal("1.25")], pa.decimal128(8, 2)),
+            "day": [datetime.date(2024, 1, 1)],
+            "l": [[1, 2]],
+            "s": pa.array(["x"], pa.large_string()),
+        }
+    )
     root = str(tmp_path / "out")
     make_df(table).write_parquet(root)
     back = sf.read_parquet(root).to_arrow()
@@ -107,16 +115,19 @@ def _explode_on(value):
         if v == value:
             raise RuntimeError(f"boom on {v}")
         return v
+
     return fn
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 @pytest.mark.parametrize("partition_cols", [None, ["k"]])
-def test_failing_query_leaves_no_file_and_no_staging(sf_runner, make_df, tmp_path, fmt,
-                                                     partition_cols):
+def test_failing_query_leaves_no_file_and_no_staging(
+    sf_runner, make_df, tmp_path, fmt, partition_cols
+):
     root = str(tmp_path / "out")
     df = make_df(DATA, num_partitions=3).with_column(
-        "v", col("v").apply(_explode_on(5), pa.int64()))
+        "v", col("v").apply(_explode_on(5), pa.int64())
+    )
     with pytest.raises(Exception, match="boom on 5"):
         _write(df, fmt, root, partition_cols=partition_cols)
     assert os.listdir(root) == []
@@ -127,7 +138,8 @@ def test_failing_overwrite_keeps_the_old_files(sf_runner, make_df, tmp_path):
     make_df(DATA).write_parquet(root)
     before = _files(root)
     bad = make_df(DATA, num_partitions=2).with_column(
-        "v", col("v").apply(_explode_on(1), pa.int64()))
+        "v", col("v").apply(_explode_on(1), pa.int64())
+    )
     with pytest.raises(Exception, match="boom on 1"):
         bad.write_parquet(root, write_mode="overwrite")
     assert _files(root) == before
@@ -151,8 +163,11 @@ def test_root_dir_that_is_a_file_is_an_error(make_df, tmp_path):
 def test_write_csv_of_nested_column_fails_before_writing(make_df, tmp_path):
     root = tmp_path / "out"
     df = make_df({"a": [1], "l": [[1, 2]], "st": [{"x": 1}]})
-    with pytest.raises(SchemaError, match=r"write_csv cannot write nested column\(s\) "
-                                          r"l \(list<item: int64>\), st .*use write_parquet"):
+    with pytest.raises(
+        SchemaError,
+        match=r"write_csv cannot write nested column\(s\) "
+        r"l \(list<item: int64>\), st .*use write_parquet",
+    ):
         df.write_csv(str(root))
     assert not root.exists() or os.listdir(root) == []
 
@@ -167,7 +182,8 @@ def test_write_csv_after_flattening_a_list(sf_runner, make_df, tmp_path):
 def test_null_partition_values_round_trip(sf_runner, make_df, tmp_path):
     root = str(tmp_path / "out")
     make_df({"k": ["a", None, "b"], "v": [1, 2, 3]}, num_partitions=2).write_parquet(
-        root, partition_cols=["k"])
+        root, partition_cols=["k"]
+    )
     back = sf.read_parquet(root, hive_partitioning=True).sort("v").to_pydict()
     assert back == {"v": [1, 2, 3], "k": ["a", None, "b"]}
 
@@ -207,8 +223,9 @@ def test_a_write_is_planned_like_every_query(recording_runner, parquet_dir, tmp_
     assert sf.read_parquet(str(tmp_path / "out")).count_rows() == 900
 
 
-def test_a_subquery_used_twice_is_written_from_one_computation(recording_runner,
-                                                               parquet_dir, tmp_path):
+def test_a_subquery_used_twice_is_written_from_one_computation(
+    recording_runner, parquet_dir, tmp_path
+):
     from spillframe.io.scan import ParquetScan
 
     totals = sf.read_parquet(parquet_dir).groupby("grp").agg(col("price").sum().alias("t"))
@@ -217,7 +234,11 @@ def test_a_subquery_used_twice_is_written_from_one_computation(recording_runner,
     scans = sf.read_parquet(parquet_dir).num_partitions()
     query.write_parquet(str(tmp_path / "out"))
     (plan,) = recording_runner.plans
-    reads = sum(isinstance(arg, ParquetScan)
-                for stage in plan.stages.values() for task in stage.tasks for arg in task.args)
+    reads = sum(
+        isinstance(arg, ParquetScan)
+        for stage in plan.stages.values()
+        for task in stage.tasks
+        for arg in task.args
+    )
     assert reads == scans  # the aggregation's input was read once, not once per use
     assert sf.read_parquet(str(tmp_path / "out")).to_pydict()["grp"] == [4]

@@ -56,12 +56,14 @@ def sort_data(n, seed=0):
     rng = np.random.default_rng(seed)
     floats = rng.integers(0, 40, n).astype(float)
     floats[rng.random(n) < 0.05] = np.nan
-    return pa.table({
-        "i": with_nulls(rng.integers(0, 30, n), rng, 0.05, pa.int64()),
-        "f": with_nulls(floats, rng, 0.05, pa.float64()),
-        "s": with_nulls([f"s{v}" for v in rng.integers(0, 50, n)], rng, 0.05, pa.string()),
-        "row": pa.array(np.arange(n)),
-    })
+    return pa.table(
+        {
+            "i": with_nulls(rng.integers(0, 30, n), rng, 0.05, pa.int64()),
+            "f": with_nulls(floats, rng, 0.05, pa.float64()),
+            "s": with_nulls([f"s{v}" for v in rng.integers(0, 50, n)], rng, 0.05, pa.string()),
+            "row": pa.array(np.arange(n)),
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -115,10 +117,12 @@ def test_external_sort_string_kinds(tmp_path, kind):
 def test_external_sort_unifies_input_schemas_like_concat(tmp_path):
     first = pa.table({"k": pa.nulls(3_000, pa.null()), "s": pa.array(["a"] * 3_000)})
     rng = np.random.default_rng(2)
-    second = pa.table({
-        "k": pa.array(rng.integers(0, 9, 3_000)),
-        "s": pa.array([f"x{v}" for v in rng.integers(0, 9, 3_000)], pa.large_string()),
-    })
+    second = pa.table(
+        {
+            "k": pa.array(rng.integers(0, 9, 3_000)),
+            "s": pa.array([f"x{v}" for v in rng.integers(0, 9, 3_000)], pa.large_string()),
+        }
+    )
     tables = [*parts(first, 500), *parts(second, 500)]
     grant = MemoryGrant(TINY // 2, spill_dir=str(tmp_path))
     result = external_sort(iter(tables), ["k", "s"], [False, True], [False, False], grant)
@@ -175,16 +179,20 @@ def test_external_sort_removes_its_files_on_error(tmp_path):
 def join_sides(left_rows, right_rows, num_keys, seed=0):
     """Duplicate and null keys; int32 keys on the left, int64 on the right."""
     rng = np.random.default_rng(seed)
-    left = pa.table({
-        "k": with_nulls(rng.integers(0, num_keys, left_rows), rng, 0.05, pa.int32()),
-        "a": with_nulls(rng.integers(0, 3, left_rows), rng, 0.05, pa.int64()),
-        "x": pa.array([f"l{i}" for i in range(left_rows)]),
-    })
-    right = pa.table({
-        "k": with_nulls(rng.integers(0, num_keys, right_rows), rng, 0.05, pa.int64()),
-        "b": with_nulls(rng.integers(0, 3, right_rows), rng, 0.05, pa.int16()),
-        "x": pa.array(rng.random(right_rows)),
-    })
+    left = pa.table(
+        {
+            "k": with_nulls(rng.integers(0, num_keys, left_rows), rng, 0.05, pa.int32()),
+            "a": with_nulls(rng.integers(0, 3, left_rows), rng, 0.05, pa.int64()),
+            "x": pa.array([f"l{i}" for i in range(left_rows)]),
+        }
+    )
+    right = pa.table(
+        {
+            "k": with_nulls(rng.integers(0, num_keys, right_rows), rng, 0.05, pa.int64()),
+            "b": with_nulls(rng.integers(0, 3, right_rows), rng, 0.05, pa.int16()),
+            "x": pa.array(rng.random(right_rows)),
+        }
+    )
     return left, right
 
 
@@ -197,8 +205,9 @@ KEY_PAIRS = [(["k"], ["k"]), (["k", "a"], ["k", "b"])]
 def test_grace_hash_join_equals_in_memory_join(tmp_path, how, left_on, right_on):
     left, right = join_sides(6_000, 5_000, 2_000)
     grant = MemoryGrant(TINY, spill_dir=str(tmp_path))
-    result = grace_hash_join(parts(left, 300), parts(right, 250), left_on, right_on, how,
-                             "right.", None, grant)
+    result = grace_hash_join(
+        parts(left, 300), parts(right, 250), left_on, right_on, how, "right.", None, grant
+    )
     expected = hash_join(left, right, left_on, right_on, how, "right.", None)
     assert_same_rows(result, expected)
     assert grant.spilled_bytes > 0
@@ -220,8 +229,9 @@ def test_grace_hash_join_in_memory_under_budget(tmp_path, how):
 def test_grace_hash_join_partitions_a_large_bucket_again(tmp_path, how):
     left, right = join_sides(4_000, 4_000, 2_000, seed=3)
     grant = MemoryGrant(8 << 10, spill_dir=str(tmp_path))
-    result = grace_hash_join(parts(left, 200), parts(right, 200), ["k"], ["k"], how,
-                             "right.", None, grant)
+    result = grace_hash_join(
+        parts(left, 200), parts(right, 200), ["k"], ["k"], how, "right.", None, grant
+    )
     assert_same_rows(result, hash_join(left, right, ["k"], ["k"], how))
     # More than the input was written: some buckets were partitioned a second time.
     assert grant.spilled_bytes > left.nbytes + right.nbytes
@@ -234,8 +244,9 @@ def test_grace_hash_join_one_hot_key(tmp_path, how):
     left = pa.table({"k": pa.array([7] * 400 + [None] * 100), "v": np.arange(500)})
     right = pa.table({"k": pa.array([7] * 150, pa.int32()), "w": np.arange(150)})
     grant = MemoryGrant(4 << 10, spill_dir=str(tmp_path))
-    result = grace_hash_join(parts(left, 50), parts(right, 50), ["k"], ["k"], how, "r.",
-                             None, grant)
+    result = grace_hash_join(
+        parts(left, 50), parts(right, 50), ["k"], ["k"], how, "r.", None, grant
+    )
     assert_same_rows(result, hash_join(left, right, ["k"], ["k"], how, "r."))
     assert grant.spilled_bytes > 0
 
@@ -243,8 +254,9 @@ def test_grace_hash_join_one_hot_key(tmp_path, how):
 def test_grace_hash_join_empty_side_uses_its_schema(tmp_path):
     left, right = join_sides(5_000, 10, 100)
     grant = MemoryGrant(TINY, spill_dir=str(tmp_path))
-    result = grace_hash_join(parts(left, 300), [], ["k"], ["k"], "left", "right.", None, grant,
-                             right_schema=right.schema)
+    result = grace_hash_join(
+        parts(left, 300), [], ["k"], ["k"], "left", "right.", None, grant, right_schema=right.schema
+    )
     assert_same_rows(result, hash_join(left, right.slice(0, 0), ["k"], ["k"], "left"))
     assert grant.spilled_bytes > 0
     with pytest.raises(ValueError, match="'right_schema'"):
@@ -263,8 +275,16 @@ def test_grace_hash_join_removes_its_files_on_error(tmp_path):
     left, right = join_sides(6_000, 5_000, 2_000)
     grant = MemoryGrant(TINY, spill_dir=str(tmp_path))
     with pytest.raises(RuntimeError, match="input failed"):
-        grace_hash_join(parts(left, 300), failing(parts(right, 250), 10), ["k"], ["k"],
-                        "inner", "right.", None, grant)
+        grace_hash_join(
+            parts(left, 300),
+            failing(parts(right, 250), 10),
+            ["k"],
+            ["k"],
+            "inner",
+            "right.",
+            None,
+            grant,
+        )
     assert grant.spilled_bytes > 0
     assert not leftovers(tmp_path)
 
@@ -287,13 +307,15 @@ SPECS = [
 
 def agg_data(n, num_groups, seed=0):
     rng = np.random.default_rng(seed)
-    return pa.table({
-        "k": with_nulls(rng.integers(0, num_groups, n), rng, 0.03, pa.int64()),
-        "g": with_nulls([f"g{v}" for v in rng.integers(0, 3, n)], rng, 0.03, pa.string()),
-        "v": with_nulls(rng.integers(-100, 100, n), rng, 0.1, pa.int32()),
-        "f": with_nulls(rng.random(n), rng, 0.1, pa.float64()),
-        "s": with_nulls([f"s{v}" for v in rng.integers(0, 20, n)], rng, 0.1, pa.string()),
-    })
+    return pa.table(
+        {
+            "k": with_nulls(rng.integers(0, num_groups, n), rng, 0.03, pa.int64()),
+            "g": with_nulls([f"g{v}" for v in rng.integers(0, 3, n)], rng, 0.03, pa.string()),
+            "v": with_nulls(rng.integers(-100, 100, n), rng, 0.1, pa.int32()),
+            "f": with_nulls(rng.random(n), rng, 0.1, pa.float64()),
+            "s": with_nulls([f"s{v}" for v in rng.integers(0, 20, n)], rng, 0.1, pa.string()),
+        }
+    )
 
 
 def partials_of(table, keys, rows):
@@ -379,16 +401,18 @@ def test_partition_to_disk_keeps_keys_together_and_empty_buckets(tmp_path, sprea
     table = pa.table({"k": pa.array([1, None, 2, None, 1] * 20), "row": np.arange(100)})
     grant = MemoryGrant(TINY, spill_dir=str(tmp_path))
     with grant.scratch_dir() as directory:
-        runs = partition_to_disk(parts(table, 7), ["k"], 16, 1, directory, grant,
-                                 spread_null_keys=spread)
+        runs = partition_to_disk(
+            parts(table, 7), ["k"], 16, 1, directory, grant, spread_null_keys=spread
+        )
         assert len(runs) == 16
         tables = [run.read(table.schema) for run in runs]
     assert sum(t.num_rows for t in tables) == 100
     assert sum(run.num_rows for run in runs) == 100
     if not spread:
         assert any(not run.paths and t.num_rows == 0 for run, t in zip(runs, tables))
-    holding = {value: sum(value in t.column("k").to_pylist() for t in tables)
-               for value in (1, 2, None)}
+    holding = {
+        value: sum(value in t.column("k").to_pylist() for t in tables) for value in (1, 2, None)
+    }
     assert holding[1] == holding[2] == 1
     assert holding[None] == (16 if spread else 1)
     for t in tables:  # input order inside a bucket

@@ -164,12 +164,23 @@ def test_acero_join_equals_the_index_join(monkeypatch, how, bigger):
     def side(n: int, name: str) -> pa.Table:
         keys = rng.integers(0, 50, n).astype(float)
         keys[rng.random(n) < 0.1] = np.nan
-        return pa.table({"k": pa.array(keys, from_pandas=True).cast(pa.int32()),
-                         "j": rng.integers(0, 3, n), name: rng.normal(size=n), "x": np.arange(n)})
+        return pa.table(
+            {
+                "k": pa.array(keys, from_pandas=True).cast(pa.int32()),
+                "j": rng.integers(0, 3, n),
+                name: rng.normal(size=n),
+                "x": np.arange(n),
+            }
+        )
 
-    left, right = side(sizes["left"], "lv"), side(sizes["right"], "rv").cast(
-        pa.schema([("k", pa.int64()), ("j", pa.int64()), ("rv", pa.float64()),
-                   ("x", pa.int64())]))
+    left, right = (
+        side(sizes["left"], "lv"),
+        side(sizes["right"], "rv").cast(
+            pa.schema(
+                [("k", pa.int64()), ("j", pa.int64()), ("rv", pa.float64()), ("x", pa.int64())]
+            )
+        ),
+    )
     for left_on, right_on in ((["k"], ["k"]), (["k", "j"], ["k", "j"]), (["x"], ["k"])):
         direct = hash_join(left, right, left_on, right_on, how)
         if how in ("semi", "anti"):  # every path keeps left order

@@ -19,17 +19,28 @@ from spillframe.testing import assert_df_equal
 def tables() -> dict[str, pa.Table]:
     rng = np.random.default_rng(21)
     n = 6000
-    lines = pa.table({"order": rng.integers(0, 1500, n), "supp": rng.integers(0, 40, n),
-                      "qty": rng.integers(1, 50, n)})
+    lines = pa.table(
+        {
+            "order": rng.integers(0, 1500, n),
+            "supp": rng.integers(0, 40, n),
+            "qty": rng.integers(1, 50, n),
+        }
+    )
     picked = pa.table({"okey": np.arange(0, 1500, 3), "flag": rng.integers(0, 10, 500)})
     return {"lines": lines, "picked": picked}
 
 
 def query(frames: dict[str, sf.DataFrame], how: str) -> sf.DataFrame:
-    stats = (frames["lines"].groupby("order")
-             .agg(col("supp").min().alias("lo"), col("supp").max().alias("hi"),
-                  col("qty").sum().alias("total"))
-             .where(col("lo") != col("hi")))
+    stats = (
+        frames["lines"]
+        .groupby("order")
+        .agg(
+            col("supp").min().alias("lo"),
+            col("supp").max().alias("hi"),
+            col("qty").sum().alias("total"),
+        )
+        .where(col("lo") != col("hi"))
+    )
     wanted = frames["picked"].where(col("flag") == 3)
     return wanted.join(stats, left_on="okey", right_on="order", how=how)
 
@@ -37,7 +48,8 @@ def query(frames: dict[str, sf.DataFrame], how: str) -> sf.DataFrame:
 def expected(tables: dict[str, pa.Table], how: str) -> pd.DataFrame:
     lines = tables["lines"].to_pandas()
     stats = lines.groupby("order", as_index=False).agg(
-        lo=("supp", "min"), hi=("supp", "max"), total=("qty", "sum"))
+        lo=("supp", "min"), hi=("supp", "max"), total=("qty", "sum")
+    )
     stats = stats[stats["lo"] != stats["hi"]]
     picked = tables["picked"].to_pandas()
     wanted = picked[picked["flag"] == 3]

@@ -24,8 +24,11 @@ def shape(plan: L.LogicalPlan) -> tuple:
     """A comparable description of a plan: node types, expressions and scan pushdowns."""
     fields = [type(plan).__name__]
     if isinstance(plan, L.ScanSource):
-        fields += [plan.columns, None if plan.predicate is None else
-                   structural_key(plan.predicate), plan.limit]
+        fields += [
+            plan.columns,
+            None if plan.predicate is None else structural_key(plan.predicate),
+            plan.limit,
+        ]
     for attr in ("exprs", "keys", "aggs"):
         if hasattr(plan, attr):
             fields.append(tuple(structural_key(e) for e in getattr(plan, attr)))
@@ -43,8 +46,7 @@ def scan(parquet_dir: str, **pushed) -> L.ScanSource:
 
 
 def mem() -> L.LogicalPlan:
-    return sf.from_pydict({"a": [1, 2, 3, 4], "b": ["w", "x", "y", "z"]},
-                          num_partitions=2)._plan
+    return sf.from_pydict({"a": [1, 2, 3, 4], "b": ["w", "x", "y", "z"]}, num_partitions=2)._plan
 
 
 # Each case: (rule, build input plan, build expected plan); builders take the data dir.
@@ -56,24 +58,29 @@ CASES = {
     ),
     "filter-splits-pushable-conjuncts": (
         pushdown_predicates,
-        lambda d: L.Filter(scan(d), predicate=(col("id") > 500)
-                           & col("name").str.startswith("n1")),
-        lambda d: L.Filter(scan(d, predicate=col("id") > 500),
-                           predicate=col("name").str.startswith("n1")),
+        lambda d: L.Filter(scan(d), predicate=(col("id") > 500) & col("name").str.startswith("n1")),
+        lambda d: L.Filter(
+            scan(d, predicate=col("id") > 500), predicate=col("name").str.startswith("n1")
+        ),
     ),
     "filter-through-renaming-project": (
         pushdown_predicates,
-        lambda d: L.Filter(L.Project(scan(d), exprs=(col("id").alias("key"), col("price"))),
-                           predicate=col("key") < 100),
-        lambda d: L.Project(scan(d, predicate=col("id") < 100),
-                            exprs=(col("id").alias("key"), col("price"))),
+        lambda d: L.Filter(
+            L.Project(scan(d), exprs=(col("id").alias("key"), col("price"))),
+            predicate=col("key") < 100,
+        ),
+        lambda d: L.Project(
+            scan(d, predicate=col("id") < 100), exprs=(col("id").alias("key"), col("price"))
+        ),
     ),
     "filter-stays-above-computed-column": (
         pushdown_predicates,
-        lambda d: L.Filter(L.Project(scan(d), exprs=((col("price") * 2).alias("p2"),)),
-                           predicate=col("p2") > 10),
-        lambda d: L.Filter(L.Project(scan(d), exprs=((col("price") * 2).alias("p2"),)),
-                           predicate=col("p2") > 10),
+        lambda d: L.Filter(
+            L.Project(scan(d), exprs=((col("price") * 2).alias("p2"),)), predicate=col("p2") > 10
+        ),
+        lambda d: L.Filter(
+            L.Project(scan(d), exprs=((col("price") * 2).alias("p2"),)), predicate=col("p2") > 10
+        ),
     ),
     "filters-merge": (
         pushdown_predicates,
@@ -87,10 +94,16 @@ CASES = {
     ),
     "filter-through-sort": (
         pushdown_predicates,
-        lambda d: L.Filter(L.Sort(mem(), keys=(col("a"),), descending=(False,),
-                                  nulls_first=(False,)), predicate=col("a") > 2),
-        lambda d: L.Sort(L.Filter(mem(), predicate=col("a") > 2), keys=(col("a"),),
-                         descending=(False,), nulls_first=(False,)),
+        lambda d: L.Filter(
+            L.Sort(mem(), keys=(col("a"),), descending=(False,), nulls_first=(False,)),
+            predicate=col("a") > 2,
+        ),
+        lambda d: L.Sort(
+            L.Filter(mem(), predicate=col("a") > 2),
+            keys=(col("a"),),
+            descending=(False,),
+            nulls_first=(False,),
+        ),
     ),
     "filter-not-through-limit": (
         pushdown_predicates,
@@ -104,23 +117,27 @@ CASES = {
     ),
     "projection-keeps-filter-columns": (
         pushdown_projections,
-        lambda d: L.Project(L.Filter(scan(d), predicate=col("grp") == 1),
-                            exprs=(col("name"),)),
-        lambda d: L.Project(L.Filter(scan(d, columns=("grp", "name")), predicate=col("grp") == 1),
-                            exprs=(col("name"),)),
+        lambda d: L.Project(L.Filter(scan(d), predicate=col("grp") == 1), exprs=(col("name"),)),
+        lambda d: L.Project(
+            L.Filter(scan(d, columns=("grp", "name")), predicate=col("grp") == 1),
+            exprs=(col("name"),),
+        ),
     ),
     "projection-drops-unused-expressions": (
         pushdown_projections,
-        lambda d: L.Project(L.Project(scan(d), exprs=(col("id"), (col("price") + 1).alias("q"))),
-                            exprs=(col("id"),)),
-        lambda d: L.Project(L.Project(scan(d, columns=("id",)), exprs=(col("id"),)),
-                            exprs=(col("id"),)),
+        lambda d: L.Project(
+            L.Project(scan(d), exprs=(col("id"), (col("price") + 1).alias("q"))), exprs=(col("id"),)
+        ),
+        lambda d: L.Project(
+            L.Project(scan(d, columns=("id",)), exprs=(col("id"),)), exprs=(col("id"),)
+        ),
     ),
     "projection-through-aggregate": (
         pushdown_projections,
         lambda d: L.Aggregate(scan(d), keys=(col("grp"),), aggs=(col("price").sum(),)),
-        lambda d: L.Aggregate(scan(d, columns=("grp", "price")), keys=(col("grp"),),
-                              aggs=(col("price").sum(),)),
+        lambda d: L.Aggregate(
+            scan(d, columns=("grp", "price")), keys=(col("grp"),), aggs=(col("price").sum(),)
+        ),
     ),
     "limit-into-scan": (
         pushdown_limit,
@@ -134,8 +151,9 @@ CASES = {
     ),
     "sort-then-limit-is-top-k": (
         pushdown_limit,
-        lambda d: L.Limit(L.Sort(mem(), keys=(col("a"),), descending=(True,),
-                                 nulls_first=(True,)), n=2),
+        lambda d: L.Limit(
+            L.Sort(mem(), keys=(col("a"),), descending=(True,), nulls_first=(True,)), n=2
+        ),
         lambda d: L.TopK(mem(), keys=(col("a"),), descending=(True,), nulls_first=(True,), k=2),
     ),
     "limits-merge": (

@@ -21,8 +21,10 @@ def _stage(plan, name):
 
 
 def _frame(n=20_000, parts=4):
-    return sf.from_pydict({"k": [i % 101 for i in range(n)],
-                           "s": [f"v{i:07d}" for i in range(n)]}, num_partitions=parts)
+    return sf.from_pydict(
+        {"k": [i % 101 for i in range(n)], "s": [f"v{i:07d}" for i in range(n)]},
+        num_partitions=parts,
+    )
 
 
 def test_every_built_in_task_reserves_working_memory():
@@ -39,7 +41,8 @@ def test_every_built_in_task_reserves_working_memory():
     task = split.tasks[0]
     assert task.memory.factor == SPLIT_FACTOR
     assert task.reservation().memory_bytes == int(
-        (task.memory.scan_bytes + task.memory.ref_bytes) * SPLIT_FACTOR)
+        (task.memory.scan_bytes + task.memory.ref_bytes) * SPLIT_FACTOR
+    )
     join = next(s for s in plan.topological_stages() if s.name.startswith("hash-join"))
     assert join.tasks[0].memory.factor >= JOIN_FACTOR
     assert join.tasks[0].memory.ref_bytes > 0  # it reads the buckets of both splits

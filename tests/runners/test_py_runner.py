@@ -64,8 +64,9 @@ def test_show_reads_only_the_first_partitions(use_runner, capsys):
     use_runner(num_threads=2)
     counter = Counter()
     tag = sf.udf(return_dtype=sf.DataType.int64())(counter)
-    sf.from_pydict({"i": list(range(500))}, num_partitions=50) \
-        .with_column("j", tag(col("i"))).where(col("j") % 2 == 0).show(3)
+    sf.from_pydict({"i": list(range(500))}, num_partitions=50).with_column(
+        "j", tag(col("i"))
+    ).where(col("j") % 2 == 0).show(3)
     assert "(showing 3 rows)" in capsys.readouterr().out
     assert counter.calls <= 10
 
@@ -73,8 +74,9 @@ def test_show_reads_only_the_first_partitions(use_runner, capsys):
 def test_memory_reservations_never_overlap_beyond_the_machine(use_runner):
     runner = use_runner(num_threads=2)
     counter = Counter()
-    big = sf.udf(return_dtype=sf.DataType.int64(),
-                 memory_bytes=int(runner.capacity.memory_bytes * 0.6))(counter)
+    big = sf.udf(
+        return_dtype=sf.DataType.int64(), memory_bytes=int(runner.capacity.memory_bytes * 0.6)
+    )(counter)
     df = sf.from_pydict({"i": list(range(40))}, num_partitions=4)
     assert len(df.with_column("j", big(col("i"))).to_pydict()["j"]) == 40
     assert counter.max_running == 1, "two 60%-of-memory reservations ran at once"
@@ -103,8 +105,10 @@ def test_request_larger_than_machine_names_udf_and_sizes(use_runner):
 
 def _wide_query():
     n = 60_000
-    df = sf.from_pydict({"k": [i % 997 for i in range(n)],
-                         "s": [f"value-{i:08d}" for i in range(n)]}, num_partitions=6)
+    df = sf.from_pydict(
+        {"k": [i % 997 for i in range(n)], "s": [f"value-{i:08d}" for i in range(n)]},
+        num_partitions=6,
+    )
     return df.sort("s", desc=True).groupby("k").agg(col("s").max().alias("top"))
 
 
@@ -116,16 +120,21 @@ def test_spills_to_disk_and_cleans_up(use_runner, tmp_path, caplog):
     assert_df_equal(result, expected)
     stats = runner.last_spill_stats
     assert stats.spilled_bytes > 0 and stats.unspilled_objects > 0
-    assert any(r.getMessage().startswith("Spilled ") and "write throughput" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        r.getMessage().startswith("Spilled ") and "write throughput" in r.getMessage()
+        for r in caplog.records
+    )
     assert os.listdir(tmp_path) == [], "spill files left behind"
 
 
 def test_spill_limit_raises_naming_the_directory(use_runner, tmp_path):
-    use_runner(num_threads=2, memory_limit=64 * 1024, spill_dir=str(tmp_path),
-               spill_limit=100 * 1024)
-    with configure(partition_bytes=200 * 1024), \
-            pytest.raises(sf.SpillError, match=r"would exceed its limit"):
+    use_runner(
+        num_threads=2, memory_limit=64 * 1024, spill_dir=str(tmp_path), spill_limit=100 * 1024
+    )
+    with (
+        configure(partition_bytes=200 * 1024),
+        pytest.raises(sf.SpillError, match=r"would exceed its limit"),
+    ):
         _wide_query().collect()
     assert os.listdir(tmp_path) == []
 
@@ -183,8 +192,9 @@ def test_a_memory_limit_returns_freed_pages(monkeypatch, backend, after_tasks):
     assert pa is py_runner.pa
 
 
-@pytest.mark.parametrize(("text", "expected"), [("256MiB", 256 << 20), ("1 GiB", 1 << 30),
-                                                 (1 << 28, 1 << 28)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("256MiB", 256 << 20), ("1 GiB", 1 << 30), (1 << 28, 1 << 28)]
+)
 def test_memory_limit_takes_sizes(text, expected):
     runner = PyRunner(memory_limit=text, spill_limit="2GiB")
     assert runner.memory_limit == expected and runner.spill_limit == 2 << 30
@@ -196,8 +206,7 @@ def test_a_bad_memory_limit_names_the_option():
         PyRunner(memory_limit="a lot")
 
 
-def test_stored_outputs_and_reservations_stay_within_the_budget(use_runner, tmp_path,
-                                                                monkeypatch):
+def test_stored_outputs_and_reservations_stay_within_the_budget(use_runner, tmp_path, monkeypatch):
     from spillframe.runners import spill
 
     # put() adds memory and make_room() is what a task's thread calls before it runs
@@ -212,6 +221,7 @@ def test_stored_outputs_and_reservations_stay_within_the_budget(use_runner, tmp_
                 with store._lock:
                     held = store.memory_bytes - store._writing_bytes + store.reserved_bytes
                     seen.append((held, store.memory_limit, bool(store._memory)))
+
         return call
 
     for name in ("put", "make_room"):

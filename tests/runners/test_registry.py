@@ -42,15 +42,22 @@ def test_unknown_runner_lists_installed():
 
 
 def test_missing_plugin_says_what_to_install(registry):
-    registry(SimpleNamespace(name="py", value="spillframe.runners.py_runner:PyRunner",
-                             load=lambda: __import__("spillframe").runners.py_runner.PyRunner))
+    registry(
+        SimpleNamespace(
+            name="py",
+            value="spillframe.runners.py_runner:PyRunner",
+            load=lambda: __import__("spillframe").runners.py_runner.PyRunner,
+        )
+    )
     with pytest.raises(sf.RunnerError, match="pip install spillframe-dask"):
         sf.set_runner_dask()
 
 
 def test_duplicate_runner_names_are_an_error(registry):
-    registry(SimpleNamespace(name="x", value="a:A", load=None),
-             SimpleNamespace(name="x", value="b:B", load=None))
+    registry(
+        SimpleNamespace(name="x", value="a:A", load=None),
+        SimpleNamespace(name="x", value="b:B", load=None),
+    )
     with pytest.raises(sf.RunnerError, match="two installed distributions register .*'x'"):
         sf.available_runners()
 

@@ -42,8 +42,9 @@ def test_missing_runner_is_skipped_with_install_hint(pytester):
 
 def test_option_all_runs_every_installed_runner(pytester):
     pytester.makepyfile(DOWNSTREAM_TEST)
-    result = pytester.runpytest_subprocess("--spillframe-runner=all", "-v",
-                                           "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(
+        "--spillframe-runner=all", "-v", "-p", "no:cacheprovider"
+    )
     names = sf.available_runners()
     result.assert_outcomes(passed=len(names))
     for name in names:

@@ -113,8 +113,10 @@ def test_tokens_differ_and_are_dropped_by_key_split():
 def test_workers_running_several_tasks_reserve_the_estimates():
     capacity = WorkerCapacity("tcp://w", 2, 0, 2**30, frozenset({"CPU", "MEMORY"}))
     annotate = annotator([capacity])
-    assert annotate(ResourceRequest(), ResourceRequest(memory_bytes=2**20)) == \
-        {"CPU": 1.0, "MEMORY": 2**20}
+    assert annotate(ResourceRequest(), ResourceRequest(memory_bytes=2**20)) == {
+        "CPU": 1.0,
+        "MEMORY": 2**20,
+    }
     # An estimate above every worker is capped: the task runs alone, out of core.
     assert annotate(ResourceRequest(), ResourceRequest(memory_bytes=2**40))["MEMORY"] == 2**30
 
@@ -122,8 +124,10 @@ def test_workers_running_several_tasks_reserve_the_estimates():
 def test_a_plan_task_reserves_its_stage_estimate_in_the_graph():
     capacity = WorkerCapacity("tcp://w", 2, 0, 2**30, frozenset({"CPU", "MEMORY"}))
     b = StageBuilder()
-    tasks = [Task(k.make_range, (0, n), "scan-range", memory=WorkingMemory(n, 0, 2.0))
-             for n in (1000, 3000)]
+    tasks = [
+        Task(k.make_range, (0, n), "scan-range", memory=WorkingMemory(n, 0, 2.0))
+        for n in (1000, 3000)
+    ]
     out = b.add("scan-range", tasks)
     graph = build_graph(PhysicalPlan(b.stages, out.id), annotator([capacity]))
     annotations = [layer.annotations["resources"] for layer in graph.graph.layers.values()]

@@ -98,6 +98,8 @@ def test_a_kernel_on_a_worker_is_granted_at_most_what_the_worker_has_left(dask_r
 
 def test_execute_kernel_grants_the_kernel(dask_runner):
     granted_limit = dask_runner.client.submit(
-        execute_kernel, k.grant_limit, 1, 3 << 20, pure=False).result()
-    assert granted_limit.column("limit")[0].as_py() == max(3 << 20, dask_runner.workers()[0]
-                                                           .memory_bytes // 16)
+        execute_kernel, k.grant_limit, 1, 3 << 20, pure=False
+    ).result()
+    assert granted_limit.column("limit")[0].as_py() == max(
+        3 << 20, dask_runner.workers()[0].memory_bytes // 16
+    )

@@ -198,8 +198,13 @@ def test_a_cluster_without_workers_fails_instead_of_hanging():
     from spillframe.errors import RunnerError
     from spillframe.runners.base import set_active_runner
 
-    runner = DaskRunner(n_workers=1, threads_per_worker=1, memory_limit="512 MiB",
-                        no_workers_timeout=1.0, dashboard_address=None)
+    runner = DaskRunner(
+        n_workers=1,
+        threads_per_worker=1,
+        memory_limit="512 MiB",
+        no_workers_timeout=1.0,
+        dashboard_address=None,
+    )
     previous = set_active_runner(runner)
     try:
         runner.cluster.scale(0)

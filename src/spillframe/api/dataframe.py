@@ -119,8 +119,10 @@ class DataFrame:
         """
         if not isinstance(columns, Mapping):
             raise TypeError("with_columns takes a dict of {name: expression}")
-        new = {name: _to_expr(e).alias(name) if not isinstance(e, str) else col(e).alias(name)
-               for name, e in columns.items()}
+        new = {
+            name: _to_expr(e).alias(name) if not isinstance(e, str) else col(e).alias(name)
+            for name, e in columns.items()
+        }
         exprs = [new.pop(n) if n in new else col(n) for n in self.column_names]
         exprs.extend(new.values())
         return self._new(L.Project(self._builder, exprs=tuple(exprs)))
@@ -230,8 +232,9 @@ class DataFrame:
             raise ValueError("explode() needs at least one column")
         return self._new(L.Explode(self._builder, columns=tuple(names)))
 
-    def sample(self, fraction: float, with_replacement: bool = False,
-               seed: int | None = None) -> DataFrame:
+    def sample(
+        self, fraction: float, with_replacement: bool = False, seed: int | None = None
+    ) -> DataFrame:
         """About ``fraction`` of the rows, chosen at random (``seed`` makes it repeatable).
 
         Examples
@@ -242,8 +245,9 @@ class DataFrame:
         True
         """
         if with_replacement:
-            raise ValueError("sample(with_replacement=True) is not supported; "
-                             "use with_replacement=False")
+            raise ValueError(
+                "sample(with_replacement=True) is not supported; use with_replacement=False"
+            )
         if not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
             raise ValueError(f"sample fraction must be between 0 and 1, got {fraction!r}")
         return self._new(L.Sample(self._builder, fraction=float(fraction), seed=seed))
@@ -276,8 +280,7 @@ class DataFrame:
             raise ValueError(f"into_partitions needs an int >= 1, got {num!r}")
         return self._new(L.IntoPartitions(self._builder, n=num))
 
-    def repartition(self, num: int | None, *keys: ColumnLike, seed: int | None = None
-                    ) -> DataFrame:
+    def repartition(self, num: int | None, *keys: ColumnLike, seed: int | None = None) -> DataFrame:
         """Hash-shuffle into ``num`` partitions by ``keys`` (random when no keys).
 
         ``num=None`` picks the count from the estimated size.
@@ -309,8 +312,12 @@ class DataFrame:
         return physical_plan(self._builder, config=runner_config(get_runner())).num_partitions()
 
     # -- wide operators ------------------------------------------------------------------------
-    def sort(self, by: ColumnLike | list[ColumnLike], desc: bool | list[bool] = False,
-             nulls_first: bool | list[bool] | None = None) -> DataFrame:
+    def sort(
+        self,
+        by: ColumnLike | list[ColumnLike],
+        desc: bool | list[bool] = False,
+        nulls_first: bool | list[bool] | None = None,
+    ) -> DataFrame:
         """Order rows by one or more keys; ``desc`` and ``nulls_first`` per key.
 
         Nulls sort last in ascending and first in descending order unless
@@ -327,10 +334,17 @@ class DataFrame:
         if not keys:
             raise ValueError("sort needs at least one key")
         descending = _per_key(desc, len(keys), "desc")
-        nulls = _per_key(descending if nulls_first is None else nulls_first, len(keys),
-                         "nulls_first")
-        return self._new(L.Sort(self._builder, keys=tuple(keys), descending=tuple(descending),
-                                nulls_first=tuple(nulls)))
+        nulls = _per_key(
+            descending if nulls_first is None else nulls_first, len(keys), "nulls_first"
+        )
+        return self._new(
+            L.Sort(
+                self._builder,
+                keys=tuple(keys),
+                descending=tuple(descending),
+                nulls_first=tuple(nulls),
+            )
+        )
 
     def groupby(self, *keys: ColumnLike) -> GroupedDataFrame:
         """Group rows by keys (column names or expressions); follow with ``.agg(...)``.
@@ -372,11 +386,17 @@ class DataFrame:
 
     unique = distinct
 
-    def join(self, other: DataFrame, on: ColumnLike | list[ColumnLike] | None = None,
-             left_on: ColumnLike | list[ColumnLike] | None = None,
-             right_on: ColumnLike | list[ColumnLike] | None = None, how: str = "inner",
-             strategy: str | None = None, prefix: str | None = None,
-             suffix: str | None = None) -> DataFrame:
+    def join(
+        self,
+        other: DataFrame,
+        on: ColumnLike | list[ColumnLike] | None = None,
+        left_on: ColumnLike | list[ColumnLike] | None = None,
+        right_on: ColumnLike | list[ColumnLike] | None = None,
+        how: str = "inner",
+        strategy: str | None = None,
+        prefix: str | None = None,
+        suffix: str | None = None,
+    ) -> DataFrame:
         """Join with ``other`` on key columns.
 
         ``how`` is one of inner, left, right, outer, semi, anti, cross; ``strategy``
@@ -394,8 +414,7 @@ class DataFrame:
         if not isinstance(other, DataFrame):
             raise TypeError(f"join takes a DataFrame, got {type(other).__name__}")
         if strategy not in (None, "hash", "broadcast"):
-            raise ValueError(f"join strategy must be None, 'hash' or 'broadcast', "
-                             f"got {strategy!r}")
+            raise ValueError(f"join strategy must be None, 'hash' or 'broadcast', got {strategy!r}")
         if how == "cross":
             if on is not None or left_on is not None or right_on is not None:
                 raise ValueError("a cross join takes no join keys")
@@ -411,8 +430,18 @@ class DataFrame:
             raise ValueError("join needs on= or both left_on= and right_on=")
         if how != "cross" and not lk:
             raise ValueError("join needs at least one key column")
-        return self._new(L.Join(self._builder, other._builder, tuple(lk), tuple(rk), how,
-                                strategy, prefix or "right.", suffix))
+        return self._new(
+            L.Join(
+                self._builder,
+                other._builder,
+                tuple(lk),
+                tuple(rk),
+                how,
+                strategy,
+                prefix or "right.",
+                suffix,
+            )
+        )
 
     # -- running ---------------------------------------------------------------------------------
     def iter_partitions(self) -> Iterator[pa.Table]:
@@ -515,8 +544,7 @@ class DataFrame:
         if self._cache is not None:
             return sum(t.num_rows for t in self._cache)
         first = self.column_names[0]
-        counted = L.Aggregate(self._plan, keys=(),
-                              aggs=(col(first).count("all").alias("count"),))
+        counted = L.Aggregate(self._plan, keys=(), aggs=(col(first).count("all").alias("count"),))
         return DataFrame(counted).to_pydict()["count"][0]
 
     def __len__(self) -> int:
@@ -560,9 +588,13 @@ class DataFrame:
 
         print(explain_text(self._builder, show_all), file=file or sys.stdout)
 
-    def write_parquet(self, root_dir: str, compression: str = "snappy",
-                      write_mode: str = "append",
-                      partition_cols: list[ColumnLike] | None = None) -> DataFrame:
+    def write_parquet(
+        self,
+        root_dir: str,
+        compression: str = "snappy",
+        write_mode: str = "append",
+        partition_cols: list[ColumnLike] | None = None,
+    ) -> DataFrame:
         """Write the rows as Parquet files under ``root_dir``; returns the written paths.
 
         Files are written under a temporary name and moved into place when every
@@ -578,11 +610,16 @@ class DataFrame:
         >>> sf.read_parquet(root).to_pydict()
         {'a': [1, 2]}
         """
-        return self._write("parquet", root_dir, write_mode, partition_cols,
-                           {"compression": compression})
+        return self._write(
+            "parquet", root_dir, write_mode, partition_cols, {"compression": compression}
+        )
 
-    def write_csv(self, root_dir: str, write_mode: str = "append",
-                  partition_cols: list[ColumnLike] | None = None) -> DataFrame:
+    def write_csv(
+        self,
+        root_dir: str,
+        write_mode: str = "append",
+        partition_cols: list[ColumnLike] | None = None,
+    ) -> DataFrame:
         """Write the rows as CSV files under ``root_dir``; returns the written paths.
 
         With ``partition_cols``, files go to hive-style directories (``a=1/...``).
@@ -598,16 +635,23 @@ class DataFrame:
         """
         return self._write("csv", root_dir, write_mode, partition_cols, {})
 
-    def _write(self, file_format: str, root_dir: str, write_mode: str,
-               partition_cols: list[ColumnLike] | None, options: dict[str, Any]) -> DataFrame:
+    def _write(
+        self,
+        file_format: str,
+        root_dir: str,
+        write_mode: str,
+        partition_cols: list[ColumnLike] | None,
+        options: dict[str, Any],
+    ) -> DataFrame:
         """Write through the one execution path (a ``Write`` plan node, see
         :func:`spillframe.io.write.write_files`); a DataFrame of the written paths."""
         from spillframe.api.execution import execute
         from spillframe.api.io import from_pydict
         from spillframe.io.write import write_files
 
-        paths = write_files(self, file_format, root_dir, write_mode, partition_cols, options,
-                            execute)
+        paths = write_files(
+            self, file_format, root_dir, write_mode, partition_cols, options, execute
+        )
         return from_pydict({"path": paths})
 
 
@@ -630,8 +674,7 @@ class GroupedDataFrame:
         >>> df.groupby("k").agg(sf.col("v").sum()).sort("k").to_pydict()
         {'k': ['a', 'b'], 'v': [4, 2]}
         """
-        return self._df._new(L.Aggregate(self._df._builder, keys=self._keys,
-                                         aggs=_agg_exprs(aggs)))
+        return self._df._new(L.Aggregate(self._df._builder, keys=self._keys, aggs=_agg_exprs(aggs)))
 
     def _all(self, op: str, names: tuple[str, ...]) -> DataFrame:
         key_names = {k.output_name() for k in self._keys}
@@ -669,10 +712,18 @@ class GroupedDataFrame:
 #: The ``op`` names of Daft's ``(column, "op")`` aggregation pairs, and the expression
 #: method each one calls.
 _PAIR_AGGREGATIONS = {
-    "sum": "sum", "mean": "mean", "avg": "mean", "min": "min", "max": "max",
-    "count": "count", "count_distinct": "count_distinct",
-    "approx_count_distinct": "approx_count_distinct", "any_value": "any_value",
-    "list": "agg_list", "agg_list": "agg_list", "stddev": "stddev",
+    "sum": "sum",
+    "mean": "mean",
+    "avg": "mean",
+    "min": "min",
+    "max": "max",
+    "count": "count",
+    "count_distinct": "count_distinct",
+    "approx_count_distinct": "approx_count_distinct",
+    "any_value": "any_value",
+    "list": "agg_list",
+    "agg_list": "agg_list",
+    "stddev": "stddev",
 }
 
 
@@ -684,18 +735,21 @@ def _agg_exprs(aggs: tuple[Any, ...]) -> tuple[Expression, ...]:
     """Accept expressions and Daft's older ``(column, "op")`` pairs, one by one or in a
     list (a lone pair is a pair, not two arguments)."""
     result = []
-    for item in ([aggs[0]] if len(aggs) == 1 and _is_pair(aggs[0]) else _flatten(aggs)):
+    for item in [aggs[0]] if len(aggs) == 1 and _is_pair(aggs[0]) else _flatten(aggs):
         if _is_pair(item):
             expr, op = _to_expr(item[0]), item[1]
             if op not in _PAIR_AGGREGATIONS:
-                raise ValueError(f"unknown aggregation {op!r} for column {item[0]!r}; "
-                                 f"choose one of {', '.join(sorted(_PAIR_AGGREGATIONS))}")
+                raise ValueError(
+                    f"unknown aggregation {op!r} for column {item[0]!r}; "
+                    f"choose one of {', '.join(sorted(_PAIR_AGGREGATIONS))}"
+                )
             result.append(getattr(expr, _PAIR_AGGREGATIONS[op])())
         elif isinstance(item, Expression):
             result.append(item)
         else:
-            raise TypeError(f"agg takes aggregation expressions such as col('x').sum(), "
-                            f"got {item!r}")
+            raise TypeError(
+                f"agg takes aggregation expressions such as col('x').sum(), got {item!r}"
+            )
     if not result:
         raise ValueError("agg needs at least one aggregation")
     return tuple(result)
@@ -713,8 +767,9 @@ def _key_names(keys: ColumnLike | list[ColumnLike], what: str) -> list[str]:
     for k in keys if isinstance(keys, list) else [keys]:
         expr = _to_expr(k)
         if not isinstance(expr, Column):
-            raise TypeError(f"{what} takes column names, got {expr!r}; add the column "
-                            "with with_column() first")
+            raise TypeError(
+                f"{what} takes column names, got {expr!r}; add the column with with_column() first"
+            )
         names.append(expr.name)
     return names
 
@@ -730,11 +785,11 @@ def _format_table(table: pa.Table, width: int = 24) -> str:
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     lines = [rule]
     for part in range(2):
-        lines.append("| " + " | ".join(h.split("\n")[part].ljust(w)
-                                         for h, w in zip(header, widths)) + " |")
+        lines.append(
+            "| " + " | ".join(h.split("\n")[part].ljust(w) for h, w in zip(header, widths)) + " |"
+        )
     lines.append(rule.replace("-", "="))
-    lines.extend("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
-                 for row in rows)
+    lines.extend("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in rows)
     lines.append(rule)
     lines.append(f"(showing {len(rows)} rows)")
     return "\n".join(lines)
@@ -743,4 +798,3 @@ def _format_table(table: pa.Table, width: int = 24) -> str:
 def _cell(value: Any, width: int) -> str:
     text = "None" if value is None else str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
-

@@ -14,8 +14,9 @@ from spillframe.physical.plan import PhysicalPlan, Stage
 from spillframe.runners.base import Runner, get_runner
 
 
-def physical_plan(plan: LogicalPlan, name: str = "query",
-                  config: Config | None = None) -> PhysicalPlan:
+def physical_plan(
+    plan: LogicalPlan, name: str = "query", config: Config | None = None
+) -> PhysicalPlan:
     """The physical plan every runner executes for ``plan``."""
     return lower_plan(optimize(plan), name, config)
 
@@ -27,8 +28,9 @@ def runner_config(runner: Runner) -> Config:
 
 def query_name(plan: LogicalPlan) -> str:
     """A short name for dashboards: the root operator and the sources."""
-    sources = [type(n).__name__.replace("Source", "").lower() for n in plan.walk()
-               if not n.children()]
+    sources = [
+        type(n).__name__.replace("Source", "").lower() for n in plan.walk() if not n.children()
+    ]
     return f"spillframe-{type(plan).__name__.lower()}-from-{'-'.join(sorted(set(sources)))}"
 
 
@@ -84,8 +86,10 @@ def physical_text(plan: PhysicalPlan) -> str:
         detail = f" ({stage.detail})" if stage.detail else ""
         marker = " [output]" if stage.id == plan.output_stage else ""
         extra = _task_resources(stage)
-        lines.append(f"Stage {stage.id}: {stage.name}, {stage.num_partitions} partitions, "
-                     f"est. {size}{rows}{detail}{reads}{extra}{marker}")
+        lines.append(
+            f"Stage {stage.id}: {stage.name}, {stage.num_partitions} partitions, "
+            f"est. {size}{rows}{detail}{reads}{extra}{marker}"
+        )
     if plan.limit is not None:
         lines.append(f"Output stops after {plan.limit} rows")
     return "\n".join(lines)

@@ -73,8 +73,9 @@ def from_pandas(df: pd.DataFrame, num_partitions: int | None = None) -> DataFram
     return _in_memory(pa.Table.from_pandas(df, preserve_index=False), num_partitions)
 
 
-def from_arrow(data: pa.Table | pa.RecordBatch | list[Any],
-               num_partitions: int | None = None) -> DataFrame:
+def from_arrow(
+    data: pa.Table | pa.RecordBatch | list[Any], num_partitions: int | None = None
+) -> DataFrame:
     """A DataFrame from a pyarrow Table, RecordBatch, or a list of them.
 
     Examples
@@ -88,17 +89,19 @@ def from_arrow(data: pa.Table | pa.RecordBatch | list[Any],
     elif isinstance(data, pa.Table):
         table = data
     elif isinstance(data, list) and data:
-        tables = [pa.Table.from_batches([d]) if isinstance(d, pa.RecordBatch) else d
-                  for d in data]
+        tables = [pa.Table.from_batches([d]) if isinstance(d, pa.RecordBatch) else d for d in data]
         table = pa.concat_tables(tables, promote_options="permissive")
     else:
-        raise TypeError("from_arrow takes a pyarrow Table, RecordBatch or a non-empty list "
-                        f"of them, got {type(data).__name__}")
+        raise TypeError(
+            "from_arrow takes a pyarrow Table, RecordBatch or a non-empty list "
+            f"of them, got {type(data).__name__}"
+        )
     return _in_memory(table, num_partitions)
 
 
-def read_parquet(path: PathLike, schema: pa.Schema | None = None,
-                 hive_partitioning: bool = False) -> DataFrame:
+def read_parquet(
+    path: PathLike, schema: pa.Schema | None = None, hive_partitioning: bool = False
+) -> DataFrame:
     """Read Parquet files: a file, directory, glob, or a list of them.
 
     Only the columns a query uses are read, filters are pushed into the scan (row
@@ -126,8 +129,12 @@ def read_parquet(path: PathLike, schema: pa.Schema | None = None,
     return DataFrame(L.ScanSource("parquet", tuple(files), exposed, options))
 
 
-def read_csv(path: PathLike, schema: pa.Schema | None = None, has_headers: bool = True,
-             delimiter: str | None = None) -> DataFrame:
+def read_csv(
+    path: PathLike,
+    schema: pa.Schema | None = None,
+    has_headers: bool = True,
+    delimiter: str | None = None,
+) -> DataFrame:
     """Read CSV files; large files are split into byte ranges read in parallel.
 
     Types are inferred from the head of the first file unless ``schema`` is given.
@@ -145,8 +152,11 @@ def read_csv(path: PathLike, schema: pa.Schema | None = None, has_headers: bool 
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise ValueError(f"delimiter must be one character, got {delimiter!r}")
     files = expand_paths(path, "read_csv")
-    exposed = normalize_schema(schema) if schema is not None else \
-        discover_csv_schema(files, has_headers, delimiter)
+    exposed = (
+        normalize_schema(schema)
+        if schema is not None
+        else discover_csv_schema(files, has_headers, delimiter)
+    )
     options = (("has_headers", bool(has_headers)), ("delimiter", delimiter))
     return DataFrame(L.ScanSource("csv", tuple(files), exposed, options))
 

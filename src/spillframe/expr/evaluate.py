@@ -48,8 +48,10 @@ def resolve_type(expr: Expression, schema: pa.Schema) -> pa.DataType:
         _check_cast(expr, source)
         return expr.dtype
     if isinstance(expr, Function):
-        kinds = [("scalar" if isinstance(a, Literal) else "array", resolve_type(a, schema))
-                 for a in expr.args]
+        kinds = [
+            ("scalar" if isinstance(a, Literal) else "array", resolve_type(a, schema))
+            for a in expr.args
+        ]
         try:
             return result_type(expr.fn, kinds, expr.options)
         except TypeError as exc:
@@ -149,8 +151,11 @@ def _cast(expr: Cast, values: Any) -> Any:
     dtype = expr.dtype
     if not (pa.types.is_integer(values.type) and pa.types.is_decimal(dtype)):
         return pc.cast(values, dtype, safe=False)
-    wide = pa.decimal128(38, dtype.scale) if pa.types.is_decimal128(dtype) \
+    wide = (
+        pa.decimal128(38, dtype.scale)
+        if pa.types.is_decimal128(dtype)
         else pa.decimal256(76, dtype.scale)
+    )
     try:
         return pc.cast(pc.cast(values, wide), dtype)
     except pa.ArrowInvalid as exc:
@@ -179,8 +184,9 @@ def _fits(value: Any, dtype: pa.DataType) -> bool:
     return True
 
 
-def evaluate_column(expr: Expression, table: pa.Table, dtype: pa.DataType,
-                    memo: dict[Any, Any] | None = None) -> pa.ChunkedArray:
+def evaluate_column(
+    expr: Expression, table: pa.Table, dtype: pa.DataType, memo: dict[Any, Any] | None = None
+) -> pa.ChunkedArray:
     """Evaluate to a column of ``table.num_rows`` values of exactly ``dtype``."""
     value = evaluate(expr, table, memo)
     if isinstance(value, pa.Scalar):

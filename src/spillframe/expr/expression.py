@@ -79,30 +79,77 @@ class Expression:
         args = (other, self) if reflected else (self, other)
         return Function(fn, args)
 
-    def __add__(self, o: Any) -> Expression: return self._bin("add", o)
-    def __radd__(self, o: Any) -> Expression: return self._bin("add", o, True)
-    def __sub__(self, o: Any) -> Expression: return self._bin("subtract", o)
-    def __rsub__(self, o: Any) -> Expression: return self._bin("subtract", o, True)
-    def __mul__(self, o: Any) -> Expression: return self._bin("multiply", o)
-    def __rmul__(self, o: Any) -> Expression: return self._bin("multiply", o, True)
-    def __truediv__(self, o: Any) -> Expression: return self._bin("true_divide", o)
-    def __rtruediv__(self, o: Any) -> Expression: return self._bin("true_divide", o, True)
-    def __floordiv__(self, o: Any) -> Expression: return self._bin("floor_divide", o)
-    def __rfloordiv__(self, o: Any) -> Expression: return self._bin("floor_divide", o, True)
-    def __mod__(self, o: Any) -> Expression: return self._bin("modulo", o)
-    def __rmod__(self, o: Any) -> Expression: return self._bin("modulo", o, True)
-    def __neg__(self) -> Expression: return Function("negate", (self,))
-    def __eq__(self, o: Any) -> Expression: return self._bin("equal", o)  # type: ignore[override]
-    def __ne__(self, o: Any) -> Expression: return self._bin("not_equal", o)  # type: ignore[override]
-    def __lt__(self, o: Any) -> Expression: return self._bin("less", o)
-    def __le__(self, o: Any) -> Expression: return self._bin("less_equal", o)
-    def __gt__(self, o: Any) -> Expression: return self._bin("greater", o)
-    def __ge__(self, o: Any) -> Expression: return self._bin("greater_equal", o)
-    def __and__(self, o: Any) -> Expression: return self._bin("and", o)
-    def __rand__(self, o: Any) -> Expression: return self._bin("and", o, True)
-    def __or__(self, o: Any) -> Expression: return self._bin("or", o)
-    def __ror__(self, o: Any) -> Expression: return self._bin("or", o, True)
-    def __invert__(self) -> Expression: return Function("invert", (self,))
+    def __add__(self, o: Any) -> Expression:
+        return self._bin("add", o)
+
+    def __radd__(self, o: Any) -> Expression:
+        return self._bin("add", o, True)
+
+    def __sub__(self, o: Any) -> Expression:
+        return self._bin("subtract", o)
+
+    def __rsub__(self, o: Any) -> Expression:
+        return self._bin("subtract", o, True)
+
+    def __mul__(self, o: Any) -> Expression:
+        return self._bin("multiply", o)
+
+    def __rmul__(self, o: Any) -> Expression:
+        return self._bin("multiply", o, True)
+
+    def __truediv__(self, o: Any) -> Expression:
+        return self._bin("true_divide", o)
+
+    def __rtruediv__(self, o: Any) -> Expression:
+        return self._bin("true_divide", o, True)
+
+    def __floordiv__(self, o: Any) -> Expression:
+        return self._bin("floor_divide", o)
+
+    def __rfloordiv__(self, o: Any) -> Expression:
+        return self._bin("floor_divide", o, True)
+
+    def __mod__(self, o: Any) -> Expression:
+        return self._bin("modulo", o)
+
+    def __rmod__(self, o: Any) -> Expression:
+        return self._bin("modulo", o, True)
+
+    def __neg__(self) -> Expression:
+        return Function("negate", (self,))
+
+    def __eq__(self, o: Any) -> Expression:
+        return self._bin("equal", o)  # type: ignore[override]
+
+    def __ne__(self, o: Any) -> Expression:
+        return self._bin("not_equal", o)  # type: ignore[override]
+
+    def __lt__(self, o: Any) -> Expression:
+        return self._bin("less", o)
+
+    def __le__(self, o: Any) -> Expression:
+        return self._bin("less_equal", o)
+
+    def __gt__(self, o: Any) -> Expression:
+        return self._bin("greater", o)
+
+    def __ge__(self, o: Any) -> Expression:
+        return self._bin("greater_equal", o)
+
+    def __and__(self, o: Any) -> Expression:
+        return self._bin("and", o)
+
+    def __rand__(self, o: Any) -> Expression:
+        return self._bin("and", o, True)
+
+    def __or__(self, o: Any) -> Expression:
+        return self._bin("or", o)
+
+    def __ror__(self, o: Any) -> Expression:
+        return self._bin("or", o, True)
+
+    def __invert__(self) -> Expression:
+        return Function("invert", (self,))
 
     def __bool__(self) -> bool:
         raise TypeError(
@@ -293,10 +340,22 @@ class Cast(Expression):
         return f"cast({self.child!r} AS {self.dtype})"
 
 
-_INFIX = {"add": "+", "subtract": "-", "multiply": "*", "true_divide": "/",
-          "floor_divide": "//", "modulo": "%", "equal": "==", "not_equal": "!=",
-          "less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">=",
-          "and": "&", "or": "|"}
+_INFIX = {
+    "add": "+",
+    "subtract": "-",
+    "multiply": "*",
+    "true_divide": "/",
+    "floor_divide": "//",
+    "modulo": "%",
+    "equal": "==",
+    "not_equal": "!=",
+    "less": "<",
+    "less_equal": "<=",
+    "greater": ">",
+    "greater_equal": ">=",
+    "and": "&",
+    "or": "|",
+}
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)

@@ -32,10 +32,16 @@ def _require(cond: bool, message: str) -> None:
 
 # -- arithmetic ------------------------------------------------------------------
 
+
 def _numeric(x: Datum) -> None:
     t = x.type
-    _require(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
-             or pa.types.is_null(t), f"expected a number, got {t}")
+    _require(
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_null(t),
+        f"expected a number, got {t}",
+    )
 
 
 def _widen_decimal(x: Datum, to: str) -> Datum:
@@ -53,7 +59,8 @@ def _decimal_safe(kernel: Callable[[Datum, Datum], Datum], a: Datum, b: Datum) -
         return kernel(a, b)
     except pa.ArrowInvalid as exc:
         if "precision" not in str(exc).lower() or not (
-                pa.types.is_decimal(a.type) or pa.types.is_decimal(b.type)):
+            pa.types.is_decimal(a.type) or pa.types.is_decimal(b.type)
+        ):
             raise
     try:
         return kernel(_widen_decimal(a, "256"), _widen_decimal(b, "256"))
@@ -126,6 +133,7 @@ def _modulo(a: Datum, b: Datum) -> Datum:
 
 
 # -- strings -----------------------------------------------------------------------
+
 
 def _string_arg(x: Datum) -> None:
     _require(_is_str(x.type) or pa.types.is_null(x.type), f"expected a string, got {x.type}")
@@ -201,9 +209,12 @@ def _str_length(x: Datum) -> Datum:
 
 # -- dates and times ------------------------------------------------------------------
 
+
 def _temporal(x: Datum) -> None:
-    _require(pa.types.is_temporal(x.type) and not pa.types.is_duration(x.type),
-             f"expected a date or timestamp, got {x.type}")
+    _require(
+        pa.types.is_temporal(x.type) and not pa.types.is_duration(x.type),
+        f"expected a date or timestamp, got {x.type}",
+    )
 
 
 def _dt_part(name: str) -> Callable[[Datum], Datum]:
@@ -223,8 +234,10 @@ def _dt_date(x: Datum) -> Datum:
     return pc.cast(x, pa.date32())
 
 
-_INTERVAL = re.compile(r"^\s*(\d+)?\s*(nanosecond|microsecond|millisecond|second|minute|hour|"
-                       r"day|week|month|quarter|year)s?\s*$")
+_INTERVAL = re.compile(
+    r"^\s*(\d+)?\s*(nanosecond|microsecond|millisecond|second|minute|hour|"
+    r"day|week|month|quarter|year)s?\s*$"
+)
 
 
 def parse_interval(interval: str) -> tuple[int, str]:
@@ -247,9 +260,14 @@ def _dt_truncate(x: Datum, interval: str) -> Datum:
 
 # -- lists -------------------------------------------------------------------------------
 
+
 def _list_arg(x: Datum) -> None:
-    _require(pa.types.is_list(x.type) or pa.types.is_large_list(x.type)
-             or pa.types.is_fixed_size_list(x.type), f"expected a list, got {x.type}")
+    _require(
+        pa.types.is_list(x.type)
+        or pa.types.is_large_list(x.type)
+        or pa.types.is_fixed_size_list(x.type),
+        f"expected a list, got {x.type}",
+    )
 
 
 def _list_lengths(x: Datum) -> Datum:
@@ -268,8 +286,11 @@ def _list_get_array(arr: pa.Array, index: int, default: pa.Scalar) -> pa.Array:
     pos = np.broadcast_to(pos, lengths.shape)
     ok = (pos >= 0) & (pos < lengths) & np.asarray(arr.is_valid())
     flat = arr.values
-    taken = flat.take(pa.array(np.where(ok, offsets + pos, 0), pa.int64())) \
-        if len(flat) else pa.nulls(len(arr), flat.type)
+    taken = (
+        flat.take(pa.array(np.where(ok, offsets + pos, 0), pa.int64()))
+        if len(flat)
+        else pa.nulls(len(arr), flat.type)
+    )
     return pc.if_else(pa.array(ok), taken, default.cast(flat.type))
 
 
@@ -295,6 +316,7 @@ def _list_join(x: Datum, delimiter: str) -> Datum:
 
 # -- everything else -------------------------------------------------------------------------
 
+
 def _coalesce(*args: Datum) -> Datum:
     """First non-null argument; an untyped null (``fill_null(None)``) takes the column's type."""
     typed = next((a.type for a in args if not pa.types.is_null(a.type)), None)
@@ -312,8 +334,10 @@ def _is_in(x: Datum, values: tuple[Any, ...]) -> Datum:
 
 
 def _if_else(cond: Datum, a: Datum, b: Datum) -> Datum:
-    _require(pa.types.is_boolean(cond.type) or pa.types.is_null(cond.type),
-             f"if_else needs a boolean condition, got {cond.type}")
+    _require(
+        pa.types.is_boolean(cond.type) or pa.types.is_null(cond.type),
+        f"if_else needs a boolean condition, got {cond.type}",
+    )
     return pc.if_else(cond, a, b)
 
 
@@ -341,9 +365,13 @@ def _comparison(kernel: Callable[..., Datum]) -> Callable[..., Datum]:
     Arrow has no kernel for ``timestamp[ms]`` vs ``timestamp[us]``, and a Python
     datetime literal is always microseconds.
     """
+
     def impl(a: Datum, b: Datum) -> Datum:
-        if pa.types.is_timestamp(a.type) and pa.types.is_timestamp(b.type) \
-                and a.type.unit != b.type.unit:
+        if (
+            pa.types.is_timestamp(a.type)
+            and pa.types.is_timestamp(b.type)
+            and a.type.unit != b.type.unit
+        ):
             unit = max(a.type.unit, b.type.unit, key=_TIME_UNITS.index)
             a = pc.cast(a, pa.timestamp(unit, a.type.tz))
             b = pc.cast(b, pa.timestamp(unit, b.type.tz))
@@ -355,37 +383,64 @@ def _comparison(kernel: Callable[..., Datum]) -> Callable[..., Datum]:
 def _logical(kernel: Callable[..., Datum]) -> Callable[..., Datum]:
     def impl(*args: Datum) -> Datum:
         for a in args:
-            _require(pa.types.is_boolean(a.type) or pa.types.is_null(a.type),
-                     f"expected a boolean, got {a.type}")
+            _require(
+                pa.types.is_boolean(a.type) or pa.types.is_null(a.type),
+                f"expected a boolean, got {a.type}",
+            )
         return kernel(*args)
 
     return impl
 
 
 FUNCTIONS: dict[str, Callable[..., Datum]] = {
-    "add": _add, "subtract": _subtract, "multiply": _multiply,
-    "true_divide": _true_divide, "floor_divide": _floor_divide, "modulo": _modulo,
-    "negate": pc.negate, "abs": pc.abs, "round": _round, "hash": _hash,
-    "equal": _comparison(pc.equal), "not_equal": _comparison(pc.not_equal),
-    "less": _comparison(pc.less), "less_equal": _comparison(pc.less_equal),
-    "greater": _comparison(pc.greater), "greater_equal": _comparison(pc.greater_equal),
-    "and": _logical(pc.and_kleene), "or": _logical(pc.or_kleene),
+    "add": _add,
+    "subtract": _subtract,
+    "multiply": _multiply,
+    "true_divide": _true_divide,
+    "floor_divide": _floor_divide,
+    "modulo": _modulo,
+    "negate": pc.negate,
+    "abs": pc.abs,
+    "round": _round,
+    "hash": _hash,
+    "equal": _comparison(pc.equal),
+    "not_equal": _comparison(pc.not_equal),
+    "less": _comparison(pc.less),
+    "less_equal": _comparison(pc.less_equal),
+    "greater": _comparison(pc.greater),
+    "greater_equal": _comparison(pc.greater_equal),
+    "and": _logical(pc.and_kleene),
+    "or": _logical(pc.or_kleene),
     "invert": _logical(pc.invert),
-    "is_null": pc.is_null, "is_valid": pc.is_valid, "coalesce": _coalesce,
-    "is_in": _is_in, "if_else": _if_else,
+    "is_null": pc.is_null,
+    "is_valid": pc.is_valid,
+    "coalesce": _coalesce,
+    "is_in": _is_in,
+    "if_else": _if_else,
     "str.contains": _string_fn("match_substring"),
     "str.match": _str_match,
     "str.startswith": _string_fn("starts_with"),
     "str.endswith": _string_fn("ends_with"),
-    "str.lower": _string_fn("utf8_lower"), "str.upper": _string_fn("utf8_upper"),
-    "str.strip": _string_fn("utf8_trim_whitespace"), "str.length": _str_length,
-    "str.split": _str_split, "str.concat": _str_concat, "str.replace": _str_replace,
+    "str.lower": _string_fn("utf8_lower"),
+    "str.upper": _string_fn("utf8_upper"),
+    "str.strip": _string_fn("utf8_trim_whitespace"),
+    "str.length": _str_length,
+    "str.split": _str_split,
+    "str.concat": _str_concat,
+    "str.replace": _str_replace,
     "str.substr": _str_substr,
-    "dt.year": _dt_part("year"), "dt.month": _dt_part("month"), "dt.day": _dt_part("day"),
-    "dt.hour": _dt_part("hour"), "dt.minute": _dt_part("minute"),
-    "dt.second": _dt_part("second"), "dt.day_of_week": _dt_part("day_of_week"),
-    "dt.date": _dt_date, "dt.truncate": _dt_truncate,
-    "list.lengths": _list_lengths, "list.get": _list_get, "list.join": _list_join,
+    "dt.year": _dt_part("year"),
+    "dt.month": _dt_part("month"),
+    "dt.day": _dt_part("day"),
+    "dt.hour": _dt_part("hour"),
+    "dt.minute": _dt_part("minute"),
+    "dt.second": _dt_part("second"),
+    "dt.day_of_week": _dt_part("day_of_week"),
+    "dt.date": _dt_date,
+    "dt.truncate": _dt_truncate,
+    "list.lengths": _list_lengths,
+    "list.get": _list_get,
+    "list.join": _list_join,
 }
 
 
@@ -395,15 +450,19 @@ def call(fn: str, args: list[Datum], options: dict[str, Any]) -> Datum:
 
 
 @functools.lru_cache(maxsize=4096)
-def _result_type_cached(fn: str, arg_types: tuple[Any, ...],
-                        options: tuple[tuple[str, Any], ...]) -> pa.DataType:
-    args = [pa.scalar(None, type=t[1]) if t[0] == "scalar" else pa.array([], type=t[1])
-            for t in arg_types]
+def _result_type_cached(
+    fn: str, arg_types: tuple[Any, ...], options: tuple[tuple[str, Any], ...]
+) -> pa.DataType:
+    args = [
+        pa.scalar(None, type=t[1]) if t[0] == "scalar" else pa.array([], type=t[1])
+        for t in arg_types
+    ]
     return call(fn, args, dict(options)).type
 
 
-def result_type(fn: str, arg_types: list[tuple[str, pa.DataType]],
-                options: tuple[tuple[str, Any], ...]) -> pa.DataType:
+def result_type(
+    fn: str, arg_types: list[tuple[str, pa.DataType]], options: tuple[tuple[str, Any], ...]
+) -> pa.DataType:
     """Type of ``fn`` on arguments of the given (kind, type); raises TypeError if none.
 
     ``kind`` is ``"scalar"`` for literals and ``"array"`` for columns.

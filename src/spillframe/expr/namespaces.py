@@ -78,8 +78,12 @@ class StrNamespace(_Namespace):
     def replace(self, pattern: str, replacement: str, regex: bool = False) -> Expression:
         """Replace every occurrence of ``pattern`` by ``replacement``."""
         pattern = _regex(pattern, "replace") if regex else _text(pattern, "replace")
-        return self._call("str.replace", pattern=pattern,
-                          replacement=_text(replacement, "replace"), regex=bool(regex))
+        return self._call(
+            "str.replace",
+            pattern=pattern,
+            replacement=_text(replacement, "replace"),
+            regex=bool(regex),
+        )
 
     def substr(self, start: int, length: int | None = None) -> Expression:
         """``length`` characters from position ``start`` (0-based)."""
@@ -181,6 +185,7 @@ def _regex(pattern: Any, method: str) -> str:
     try:
         pc.match_substring_regex(pa.array([""]), pattern=pattern)
     except pa.ArrowInvalid as exc:
-        raise ValueError(f"{method}: bad regular expression {pattern!r}: {exc} "
-                         "(the syntax is RE2's)") from None
+        raise ValueError(
+            f"{method}: bad regular expression {pattern!r}: {exc} (the syntax is RE2's)"
+        ) from None
     return pattern

@@ -41,8 +41,9 @@ def discover_parquet_schema(files: list[str], hive: bool) -> tuple[pa.Schema, pa
     Every file's footer is read and the schemas are unified; a file whose schema
     cannot be unified with the ones before it is named in the error.
     """
-    unified = unify_file_schemas(((path, _read_schema(path)) for path in files),
-                                 "Parquet", "read_parquet")
+    unified = unify_file_schemas(
+        ((path, _read_schema(path)) for path in files), "Parquet", "read_parquet"
+    )
     unified = unified.remove_metadata()
     if hive:
         partition_fields = [f for f in _dataset(files, True).schema if f.name not in unified.names]
@@ -73,8 +74,9 @@ class _VersionCache:
 
     def get(self, files: list[str], args: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         try:
-            versions = tuple((f, st.st_size, st.st_mtime_ns)
-                             for f, st in ((f, os.stat(f)) for f in files))
+            versions = tuple(
+                (f, st.st_size, st.st_mtime_ns) for f, st in ((f, os.stat(f)) for f in files)
+            )
         except OSError:
             return compute()  # not a local file we can stat: no caching
         key = (versions, args)
@@ -92,9 +94,13 @@ class _VersionCache:
 _CACHE = _VersionCache()
 
 
-def plan_parquet_pieces(files: list[str], physical: pa.Schema, hive: bool,
-                        columns: list[str] | None,
-                        predicate: pc.Expression | None) -> list[ParquetPiece]:
+def plan_parquet_pieces(
+    files: list[str],
+    physical: pa.Schema,
+    hive: bool,
+    columns: list[str] | None,
+    predicate: pc.Expression | None,
+) -> list[ParquetPiece]:
     """One piece per row group that may hold matching rows (statistics prune the rest).
 
     ``num_bytes`` estimates the piece's size *in memory*: the footer's uncompressed
@@ -102,21 +108,37 @@ def plan_parquet_pieces(files: list[str], physical: pa.Schema, hive: bool,
     first rows of the first file are once decoded (dictionary-encoded strings and
     decimals can take two to ten times their encoded size).
     """
-    args = ("pieces", str(physical), hive, None if columns is None else tuple(columns),
-            None if predicate is None else str(predicate))
-    return list(_CACHE.get(files, args, lambda: tuple(
-        _plan_pieces(files, physical, hive, columns, predicate))))
+    args = (
+        "pieces",
+        str(physical),
+        hive,
+        None if columns is None else tuple(columns),
+        None if predicate is None else str(predicate),
+    )
+    return list(
+        _CACHE.get(
+            files, args, lambda: tuple(_plan_pieces(files, physical, hive, columns, predicate))
+        )
+    )
 
 
-def _plan_pieces(files: list[str], physical: pa.Schema, hive: bool, columns: list[str] | None,
-                 predicate: pc.Expression | None) -> list[ParquetPiece]:
+def _plan_pieces(
+    files: list[str],
+    physical: pa.Schema,
+    hive: bool,
+    columns: list[str] | None,
+    predicate: pc.Expression | None,
+) -> list[ParquetPiece]:
     dataset = _dataset(files, hive, physical)
     pieces: list[ParquetPiece] = []
     expansion: float | None = None
     for fragment in dataset.get_fragments():
         try:
-            groups = fragment.split_by_row_group(filter=predicate, schema=physical) \
-                if predicate is not None else fragment.split_by_row_group()
+            groups = (
+                fragment.split_by_row_group(filter=predicate, schema=physical)
+                if predicate is not None
+                else fragment.split_by_row_group()
+            )
             metadata = fragment.metadata
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceError(f"cannot read Parquet file {fragment.path!r}: {exc}") from None
@@ -127,28 +149,41 @@ def _plan_pieces(files: list[str], physical: pa.Schema, hive: bool, columns: lis
         for group in groups:
             info = group.row_groups[0]
             size = metadata.row_group(info.id).total_byte_size
-            pieces.append(ParquetPiece(fragment.path, (info.id,), fragment.partition_expression,
-                                       info.num_rows, int(size * fraction)))
+            pieces.append(
+                ParquetPiece(
+                    fragment.path,
+                    (info.id,),
+                    fragment.partition_expression,
+                    info.num_rows,
+                    int(size * fraction),
+                )
+            )
     return pieces
 
 
-def _decoded_expansion(path: str, metadata: pq.FileMetaData, columns: list[str] | None,
-                       sample_rows: int = 8192) -> float:
+def _decoded_expansion(
+    path: str, metadata: pq.FileMetaData, columns: list[str] | None, sample_rows: int = 8192
+) -> float:
     """In-memory bytes per encoded (uncompressed) byte, from the file's first rows."""
     args = ("expansion", None if columns is None else tuple(columns), sample_rows)
-    return _CACHE.get([path], args,
-                      lambda: _measure_expansion(path, metadata, columns, sample_rows))
+    return _CACHE.get(
+        [path], args, lambda: _measure_expansion(path, metadata, columns, sample_rows)
+    )
 
 
-def _measure_expansion(path: str, metadata: pq.FileMetaData, columns: list[str] | None,
-                       sample_rows: int) -> float:
+def _measure_expansion(
+    path: str, metadata: pq.FileMetaData, columns: list[str] | None, sample_rows: int
+) -> float:
     if metadata.num_row_groups == 0 or metadata.row_group(0).num_rows == 0:
         return 1.0
     names = set(metadata.schema.to_arrow_schema().names)
     wanted = [c for c in columns if c in names] if columns is not None else None
     group = metadata.row_group(0)
-    encoded = sum(group.column(i).total_uncompressed_size for i in range(group.num_columns)
-                  if wanted is None or group.column(i).path_in_schema.split(".")[0] in wanted)
+    encoded = sum(
+        group.column(i).total_uncompressed_size
+        for i in range(group.num_columns)
+        if wanted is None or group.column(i).path_in_schema.split(".")[0] in wanted
+    )
     if wanted == [] or not encoded:
         return 1.0
     try:
@@ -180,12 +215,17 @@ def _by_file(pieces: tuple[ParquetPiece, ...]) -> list[ParquetPiece]:
     merged: list[ParquetPiece] = []
     for piece in pieces:
         last = merged[-1] if merged else None
-        if last is not None and last.path == piece.path and None not in (
-                last.row_groups, piece.row_groups):
+        if (
+            last is not None
+            and last.path == piece.path
+            and None not in (last.row_groups, piece.row_groups)
+        ):
             merged[-1] = dataclasses.replace(
-                last, row_groups=(*last.row_groups, *piece.row_groups),  # type: ignore[misc]
+                last,
+                row_groups=(*last.row_groups, *piece.row_groups),  # type: ignore[misc]
                 num_rows=last.num_rows + piece.num_rows,
-                num_bytes=last.num_bytes + piece.num_bytes)
+                num_bytes=last.num_bytes + piece.num_bytes,
+            )
         else:
             merged.append(piece)
     return merged
@@ -193,8 +233,13 @@ def _by_file(pieces: tuple[ParquetPiece, ...]) -> list[ParquetPiece]:
 
 def dictionary_encoded_strings(path: str, schema: pa.Schema) -> set[str]:
     """String columns of ``schema`` that the file stores dictionary encoded."""
-    return set(_CACHE.get([path], ("dictionary", str(schema)),
-                          lambda: frozenset(_dictionary_encoded(path, schema))))
+    return set(
+        _CACHE.get(
+            [path],
+            ("dictionary", str(schema)),
+            lambda: frozenset(_dictionary_encoded(path, schema)),
+        )
+    )
 
 
 def _dictionary_encoded(path: str, schema: pa.Schema) -> set[str]:
@@ -205,11 +250,14 @@ def _dictionary_encoded(path: str, schema: pa.Schema) -> set[str]:
     if metadata.num_row_groups == 0:
         return set()
     group = metadata.row_group(0)
-    strings = {f.name for f in schema
-               if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)}
-    return {group.column(i).path_in_schema for i in range(group.num_columns)
-            if group.column(i).path_in_schema in strings
-            and group.column(i).has_dictionary_page}
+    strings = {
+        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    }
+    return {
+        group.column(i).path_in_schema
+        for i in range(group.num_columns)
+        if group.column(i).path_in_schema in strings and group.column(i).has_dictionary_page
+    }
 
 
 def _dictionary_mask(table: pa.Table, filters: tuple[tuple[str, Any], ...]) -> pa.ChunkedArray:
@@ -228,8 +276,12 @@ def _dictionary_mask(table: pa.Table, filters: tuple[tuple[str, Any], ...]) -> p
     return mask
 
 
-def _decoded(table: pa.Table, filters: tuple[tuple[str, Any], ...],
-             columns: list[str] | None, limit: int | None) -> pa.Table:
+def _decoded(
+    table: pa.Table,
+    filters: tuple[tuple[str, Any], ...],
+    columns: list[str] | None,
+    limit: int | None,
+) -> pa.Table:
     """The rows passing ``filters``, dictionary columns decoded, ``columns`` kept."""
     table = table.filter(_dictionary_mask(table, filters))
     if columns is not None:
@@ -241,11 +293,16 @@ def _decoded(table: pa.Table, filters: tuple[tuple[str, Any], ...],
     return table.slice(0, limit) if limit is not None else table
 
 
-def read_parquet_pieces(pieces: tuple[ParquetPiece, ...], physical: pa.Schema,
-                        output: pa.Schema, columns: list[str] | None,
-                        predicate: pc.Expression | None, limit: int | None,
-                        dictionary_filters: tuple[tuple[str, Any], ...] = (),
-                        use_threads: bool = False) -> pa.Table:
+def read_parquet_pieces(
+    pieces: tuple[ParquetPiece, ...],
+    physical: pa.Schema,
+    output: pa.Schema,
+    columns: list[str] | None,
+    predicate: pc.Expression | None,
+    limit: int | None,
+    dictionary_filters: tuple[tuple[str, Any], ...] = (),
+    use_threads: bool = False,
+) -> pa.Table:
     """Read pieces, filter with ``predicate``, keep ``columns``, at most ``limit`` rows.
 
     ``dictionary_filters`` are ``(column, conjunct)`` pairs of the predicate on string
@@ -259,9 +316,14 @@ def read_parquet_pieces(pieces: tuple[ParquetPiece, ...], physical: pa.Schema,
     if dictionary_filters:
         encoded = list(dict.fromkeys(name for name, _ in dictionary_filters))
         file_format = ds.ParquetFileFormat(
-            read_options=ds.ParquetReadOptions(dictionary_columns=encoded))
-        physical = pa.schema([f.with_type(pa.dictionary(pa.int32(), f.type))
-                              if f.name in encoded else f for f in physical])
+            read_options=ds.ParquetReadOptions(dictionary_columns=encoded)
+        )
+        physical = pa.schema(
+            [
+                f.with_type(pa.dictionary(pa.int32(), f.type)) if f.name in encoded else f
+                for f in physical
+            ]
+        )
         if columns is not None:
             read_columns = columns + [c for c in encoded if c not in columns]
     tables = []
@@ -271,16 +333,24 @@ def read_parquet_pieces(pieces: tuple[ParquetPiece, ...], physical: pa.Schema,
             break
         try:
             fragment = file_format.make_fragment(
-                piece.path, filesystem=filesystem, row_groups=piece.row_groups,
+                piece.path,
+                filesystem=filesystem,
+                row_groups=piece.row_groups,
                 partition_expression=piece.partition_expression
-                if piece.partition_expression is not None else pc.scalar(True))
-            scanner = ds.Scanner.from_fragment(fragment, schema=physical, columns=read_columns,
-                                               filter=predicate, use_threads=use_threads)
+                if piece.partition_expression is not None
+                else pc.scalar(True),
+            )
+            scanner = ds.Scanner.from_fragment(
+                fragment,
+                schema=physical,
+                columns=read_columns,
+                filter=predicate,
+                use_threads=use_threads,
+            )
             if dictionary_filters:
                 table = _decoded(scanner.to_table(), dictionary_filters, columns, remaining)
             else:
-                table = scanner.head(remaining) if remaining is not None else \
-                    scanner.to_table()
+                table = scanner.head(remaining) if remaining is not None else scanner.to_table()
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceError(f"cannot read Parquet file {piece.path!r}: {exc}") from None
         if remaining is not None:

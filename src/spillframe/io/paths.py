@@ -23,8 +23,9 @@ def _walk(directory: str) -> list[str]:
     return found
 
 
-def expand_paths(path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-                 what: str) -> list[str]:
+def expand_paths(
+    path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], what: str
+) -> list[str]:
     """Every data file named by ``path``, in a stable order.
 
     Hidden files and files starting with ``_`` (``_SUCCESS``, ``_metadata``) are skipped

@@ -42,14 +42,22 @@ class ParquetScan:
 
     def select_columns(self, names: tuple[str, ...]) -> ParquetScan:
         """The same rows, reading only the columns ``names`` (filters still apply)."""
-        return dataclasses.replace(self, columns=tuple(names),
-                                   output=pa.schema([self.output.field(n) for n in names]))
+        return dataclasses.replace(
+            self, columns=tuple(names), output=pa.schema([self.output.field(n) for n in names])
+        )
 
     def read(self) -> pa.Table:
         cols = list(self.columns) if self.columns is not None else None
-        return read_parquet_pieces(self.pieces, self.physical, self.output, cols,
-                                   self.predicate, self.limit, self.dictionary_filters,
-                                   self.use_threads)
+        return read_parquet_pieces(
+            self.pieces,
+            self.physical,
+            self.output,
+            cols,
+            self.predicate,
+            self.limit,
+            self.dictionary_filters,
+            self.use_threads,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +75,9 @@ class TextScan:
         cols = list(self.columns) if self.columns is not None else None
         if self.format == "csv":
             opts = dict(self.options)
-            table = read_csv_ranges(self.ranges, self.schema, opts.get("has_headers", True),
-                                    opts.get("delimiter"), cols)
+            table = read_csv_ranges(
+                self.ranges, self.schema, opts.get("has_headers", True), opts.get("delimiter"), cols
+            )
         else:
             table = read_json_ranges(self.ranges, self.schema, cols)
         return table.slice(0, self.limit) if self.limit is not None else table
@@ -97,10 +106,14 @@ def _plan_parquet(source: ScanSource, config: Config) -> list[PlannedScan]:
     physical: pa.Schema = opts["physical_schema"]
     columns = list(source.columns) if source.columns is not None else None
     predicate = to_arrow_filter(source.predicate) if source.predicate is not None else None
-    pieces = plan_parquet_pieces(list(source.paths), physical, opts.get("hive", False),
-                                 columns, predicate)
-    groups = balanced_groups(pieces, [p.num_bytes for p in pieces],
-                             config.partitions_for(sum(p.num_bytes for p in pieces)))
+    pieces = plan_parquet_pieces(
+        list(source.paths), physical, opts.get("hive", False), columns, predicate
+    )
+    groups = balanced_groups(
+        pieces,
+        [p.num_bytes for p in pieces],
+        config.partitions_for(sum(p.num_bytes for p in pieces)),
+    )
     dictionary_filters: tuple[tuple[str, Expression], ...] = ()
     if source.predicate is not None and pieces and not opts.get("hive", False):
         encoded = dictionary_encoded_strings(pieces[0].path, source.file_schema)
@@ -110,19 +123,38 @@ def _plan_parquet(source: ScanSource, config: Config) -> list[PlannedScan]:
     # Reading with the normalized schema makes the scanner cast view types as it reads,
     # so the predicate it applies never meets a string_view column.
     return [
-        PlannedScan(ParquetScan(tuple(g), source.file_schema, source.schema, source.columns,
-                                predicate, source.limit, dictionary_filters,
-                                len(groups) < config.parallelism),
-                    sum(p.num_bytes for p in g),
-                    None if predicate is not None else sum(p.num_rows for p in g))
+        PlannedScan(
+            ParquetScan(
+                tuple(g),
+                source.file_schema,
+                source.schema,
+                source.columns,
+                predicate,
+                source.limit,
+                dictionary_filters,
+                len(groups) < config.parallelism,
+            ),
+            sum(p.num_bytes for p in g),
+            None if predicate is not None else sum(p.num_rows for p in g),
+        )
         for g in groups
     ]
 
 
 #: Functions whose result is null for a null input: they give the same answer when
 #: evaluated on a dictionary's values and gathered by (possibly null) indices.
-_NULL_PROPAGATING = {"equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
-                     "and", "or", "invert", "is_in"}
+_NULL_PROPAGATING = {
+    "equal",
+    "not_equal",
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+    "and",
+    "or",
+    "invert",
+    "is_in",
+}
 
 
 def _on_dictionary_values(expr: Expression) -> bool:
@@ -147,13 +179,17 @@ def split_dictionary_filters(
     terms = conjuncts(predicate)
     columns = [t.column_names() for t in terms]
     shared = {c for names in columns if len(names) > 1 for c in names}
-    candidates = {c for c in encoded - shared
-                  if all(_on_dictionary_values(t) for t, names in zip(terms, columns)
-                         if c in names)}
-    chosen = tuple((next(iter(names)), t) for t, names in zip(terms, columns)
-                   if len(names) == 1 and names <= candidates)
-    rest = [t for t, names in zip(terms, columns)
-            if not (len(names) == 1 and names <= candidates)]
+    candidates = {
+        c
+        for c in encoded - shared
+        if all(_on_dictionary_values(t) for t, names in zip(terms, columns) if c in names)
+    }
+    chosen = tuple(
+        (next(iter(names)), t)
+        for t, names in zip(terms, columns)
+        if len(names) == 1 and names <= candidates
+    )
+    rest = [t for t, names in zip(terms, columns) if not (len(names) == 1 and names <= candidates)]
     return chosen, rest
 
 
@@ -191,16 +227,35 @@ def _plan_text(source: ScanSource, partition_bytes: int) -> list[PlannedScan]:
     total = sum(os.path.getsize(p) for p in source.paths) or 1
     fraction = len(source.schema) / max(1, len(source.file_schema))
     options = tuple((k, v) for k, v in source.options if k in ("has_headers", "delimiter"))
-    return [
-        PlannedScan(TextScan(source.format, tuple(g), source.file_schema, source.columns,
-                             options, source.limit),
-                    int(sum(r.end - r.start for r in g) * fraction), None)
-        for g in groups
-    ] if total else []
+    return (
+        [
+            PlannedScan(
+                TextScan(
+                    source.format,
+                    tuple(g),
+                    source.file_schema,
+                    source.columns,
+                    options,
+                    source.limit,
+                ),
+                int(sum(r.end - r.start for r in g) * fraction),
+                None,
+            )
+            for g in groups
+        ]
+        if total
+        else []
+    )
 
 
-_ARROW_COMPARE = {"equal": "__eq__", "not_equal": "__ne__", "less": "__lt__",
-                  "less_equal": "__le__", "greater": "__gt__", "greater_equal": "__ge__"}
+_ARROW_COMPARE = {
+    "equal": "__eq__",
+    "not_equal": "__ne__",
+    "less": "__lt__",
+    "less_equal": "__le__",
+    "greater": "__gt__",
+    "greater_equal": "__ge__",
+}
 
 
 def to_arrow_filter(expr: Expression) -> pc.Expression:
@@ -236,14 +291,12 @@ def is_pushable(expr: Expression, schema: pa.Schema) -> bool:
     if isinstance(expr, Column):
         index = schema.get_field_index(expr.name)
         # View types (string_view) have no comparison kernels in pyarrow's scanner yet.
-        return index >= 0 and normalize_type(schema.field(index).type) == \
-            schema.field(index).type
+        return index >= 0 and normalize_type(schema.field(index).type) == schema.field(index).type
     if isinstance(expr, Literal):
         return True
     if isinstance(expr, Function):
         if expr.fn in _ARROW_COMPARE:
-            return _comparable(expr.args, schema) and all(is_pushable(a, schema)
-                                                          for a in expr.args)
+            return _comparable(expr.args, schema) and all(is_pushable(a, schema) for a in expr.args)
         if expr.fn in ("and", "or", "invert", "is_null", "is_valid", "is_in"):
             return all(is_pushable(a, schema) for a in expr.args)
     return False
@@ -259,7 +312,10 @@ def _comparable(args: tuple[Expression, ...], schema: pa.Schema) -> bool:
         else:
             return False
     a, b = types
-    same_kind = (a == b or (pa.types.is_integer(a) and pa.types.is_integer(b))
-                 or (pa.types.is_floating(a) and pa.types.is_floating(b))
-                 or (pa.types.is_string(a) and pa.types.is_string(b)))
+    same_kind = (
+        a == b
+        or (pa.types.is_integer(a) and pa.types.is_integer(b))
+        or (pa.types.is_floating(a) and pa.types.is_floating(b))
+        or (pa.types.is_string(a) and pa.types.is_string(b))
+    )
     return same_kind

@@ -46,10 +46,14 @@ def _head(path: str, nbytes: int = _INFER_BYTES) -> bytes:
     return data
 
 
-def _csv_options(has_headers: bool, delimiter: str | None,
-                 names: list[str] | None) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions]:
-    read = pacsv.ReadOptions(column_names=names, autogenerate_column_names=False,
-                             skip_rows=1 if (has_headers and names is not None) else 0)
+def _csv_options(
+    has_headers: bool, delimiter: str | None, names: list[str] | None
+) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions]:
+    read = pacsv.ReadOptions(
+        column_names=names,
+        autogenerate_column_names=False,
+        skip_rows=1 if (has_headers and names is not None) else 0,
+    )
     parse = pacsv.ParseOptions(delimiter=delimiter or ",")
     return read, parse
 
@@ -80,8 +84,10 @@ def discover_csv_schema(files: list[str], has_headers: bool, delimiter: str | No
 
 def _header(path: str, delimiter: str | None) -> list[str]:
     line = _head(path, 64 * 1024).split(b"\n", 1)[0]
-    return [c.strip().strip('"') for c in line.decode("utf-8", "replace").rstrip("\r")
-            .split(delimiter or ",")]
+    return [
+        c.strip().strip('"')
+        for c in line.decode("utf-8", "replace").rstrip("\r").split(delimiter or ",")
+    ]
 
 
 _INFER_OTHER_BYTES = 64 * 1024
@@ -93,9 +99,13 @@ def discover_json_schema(files: list[str]) -> pa.Schema:
     Keys that only appear in later files become columns too (null elsewhere); a key
     whose types cannot be unified raises :class:`SourceError` naming both files.
     """
-    return normalize_schema(unify_file_schemas(
-        ((path, _json_head_schema(path, i == 0)) for i, path in enumerate(files)),
-        "JSON", "read_json"))
+    return normalize_schema(
+        unify_file_schemas(
+            ((path, _json_head_schema(path, i == 0)) for i, path in enumerate(files)),
+            "JSON",
+            "read_json",
+        )
+    )
 
 
 def _json_head_schema(path: str, first: bool) -> pa.Schema:
@@ -137,8 +147,13 @@ def _read_range(r: TextRange) -> bytes:
     return data
 
 
-def _read_ranges(ranges: tuple[TextRange, ...], schema: pa.Schema, columns: list[str] | None,
-                 what: str, parse: Callable[[TextRange, bytes], pa.Table]) -> pa.Table:
+def _read_ranges(
+    ranges: tuple[TextRange, ...],
+    schema: pa.Schema,
+    columns: list[str] | None,
+    what: str,
+    parse: Callable[[TextRange, bytes], pa.Table],
+) -> pa.Table:
     """Read every range and parse its lines; errors name the file, the bytes and the fix."""
     tables = []
     for r in ranges:
@@ -159,8 +174,13 @@ def _read_ranges(ranges: tuple[TextRange, ...], schema: pa.Schema, columns: list
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
-def read_csv_ranges(ranges: tuple[TextRange, ...], schema: pa.Schema, has_headers: bool,
-                    delimiter: str | None, columns: list[str] | None) -> pa.Table:
+def read_csv_ranges(
+    ranges: tuple[TextRange, ...],
+    schema: pa.Schema,
+    has_headers: bool,
+    delimiter: str | None,
+    columns: list[str] | None,
+) -> pa.Table:
     """Read CSV byte ranges with the planned ``schema``."""
 
     def parse(r: TextRange, data: bytes) -> pa.Table | None:
@@ -170,14 +190,19 @@ def read_csv_ranges(ranges: tuple[TextRange, ...], schema: pa.Schema, has_header
         read = pacsv.ReadOptions(column_names=schema.names, skip_rows=1 if skip_header else 0)
         parse_options = pacsv.ParseOptions(delimiter=delimiter or ",")
         convert = pacsv.ConvertOptions(column_types=schema, include_columns=columns)
-        return pacsv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse_options,
-                              convert_options=convert)
+        return pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=read,
+            parse_options=parse_options,
+            convert_options=convert,
+        )
 
     return _read_ranges(ranges, schema, columns, "CSV", parse)
 
 
-def read_json_ranges(ranges: tuple[TextRange, ...], schema: pa.Schema,
-                     columns: list[str] | None) -> pa.Table:
+def read_json_ranges(
+    ranges: tuple[TextRange, ...], schema: pa.Schema, columns: list[str] | None
+) -> pa.Table:
     """Read newline-delimited JSON byte ranges with the planned ``schema``."""
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
 

@@ -49,8 +49,9 @@ def normalize_table(table: pa.Table) -> pa.Table:
     return table.cast(target)
 
 
-def unify_file_schemas(schemas: Iterable[tuple[str, pa.Schema]], kind: str,
-                       reader: str) -> pa.Schema:
+def unify_file_schemas(
+    schemas: Iterable[tuple[str, pa.Schema]], kind: str, reader: str
+) -> pa.Schema:
     """Unify ``(path, schema)`` pairs in order (types widen where they differ); the
     first file that cannot be unified with the ones before it is named in the error,
     with ``reader``'s ``schema=`` as the fix. ``schemas`` must not be empty."""

@@ -29,9 +29,15 @@ WRITE_MODES = ("append", "overwrite")
 STAGING_PREFIX = ".spillframe-staging-"
 
 
-def write_partition(source: Any, steps: tuple[Step, ...], staging: str, index: int,
-                    file_format: str, partition_cols: tuple[str, ...],
-                    options: tuple[tuple[str, Any], ...]) -> pa.Table:
+def write_partition(
+    source: Any,
+    steps: tuple[Step, ...],
+    staging: str,
+    index: int,
+    file_format: str,
+    partition_cols: tuple[str, ...],
+    options: tuple[tuple[str, Any], ...],
+) -> pa.Table:
     """Write one partition into ``staging``; returns the relative paths written."""
     table = run_pipeline(source, steps)
     written: list[str] = []
@@ -40,22 +46,34 @@ def write_partition(source: Any, steps: tuple[Step, ...], staging: str, index: i
     opts = dict(options)
     if file_format == "parquet":
         file_options = ds.ParquetFileFormat().make_write_options(
-            compression=opts.get("compression", "snappy"))
+            compression=opts.get("compression", "snappy")
+        )
     else:
         file_options = ds.CsvFileFormat().make_write_options()
     ds.write_dataset(
-        table, staging, format=file_format, file_options=file_options,
-        partitioning=list(partition_cols) or None, partitioning_flavor="hive",
+        table,
+        staging,
+        format=file_format,
+        file_options=file_options,
+        partitioning=list(partition_cols) or None,
+        partitioning_flavor="hive",
         basename_template=f"part-{index:05d}-{uuid.uuid4().hex[:8]}-{{i}}.{file_format}",
         existing_data_behavior="overwrite_or_ignore",
         file_visitor=lambda f: written.append(os.path.relpath(f.path, staging)),
-        max_rows_per_group=1 << 20)
+        max_rows_per_group=1 << 20,
+    )
     return pa.table({"path": pa.array(sorted(written), pa.string())})
 
 
-def write_files(df: DataFrame, file_format: str, root_dir: str, write_mode: str,
-                partition_cols: list[Any] | None, options: dict[str, Any],
-                execute: Callable[[L.LogicalPlan], Iterator[pa.Table]]) -> list[str]:
+def write_files(
+    df: DataFrame,
+    file_format: str,
+    root_dir: str,
+    write_mode: str,
+    partition_cols: list[Any] | None,
+    options: dict[str, Any],
+    execute: Callable[[L.LogicalPlan], Iterator[pa.Table]],
+) -> list[str]:
     """Write ``df`` under ``root_dir``: its plan with a :class:`Write` node on top runs
     through ``execute`` (the API's one path for every eager call), into a staging
     directory whose files are moved into place only when every task succeeded.
@@ -78,8 +96,13 @@ def write_files(df: DataFrame, file_format: str, root_dir: str, write_mode: str,
     staging = os.path.join(root_dir, f"{STAGING_PREFIX}{uuid.uuid4().hex}")
     os.makedirs(staging)
     try:
-        plan = L.Write(df._builder, file_format=file_format, staging=staging,
-                       partition_cols=tuple(names), options=tuple(options.items()))
+        plan = L.Write(
+            df._builder,
+            file_format=file_format,
+            staging=staging,
+            partition_cols=tuple(names),
+            options=tuple(options.items()),
+        )
         relative = [p for t in execute(plan) for p in t.column("path").to_pylist()]
         if write_mode == "overwrite":
             _remove_old_files(root_dir, staging)

@@ -89,7 +89,8 @@ class MemoryGrant:
 
 
 _GRANT: contextvars.ContextVar[MemoryGrant | None] = contextvars.ContextVar(
-    "spillframe_memory_grant", default=None)
+    "spillframe_memory_grant", default=None
+)
 
 
 def current_grant() -> MemoryGrant | None:

@@ -183,8 +183,7 @@ def hash_arrays(
     with np.errstate(over="ignore"):
         for array, name in zip(arrays, names, strict=True):
             if len(array) != length:
-                raise ValueError(
-                    f"hash_arrays needs equally long arrays: {len(array)} != {length}")
+                raise ValueError(f"hash_arrays needs equally long arrays: {len(array)} != {length}")
             chunked = array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
             column_hash = _hash_column(chunked, name)
             # boost::hash_combine, then a full mix so the combination stays well spread.
@@ -193,8 +192,9 @@ def hash_arrays(
                 column_hash ^= start
                 hashes = _fmix64(column_hash)
             else:
-                hashes = _fmix64(hashes ^ (column_hash + _SEED + (hashes << _U64(6))
-                                           + (hashes >> _U64(2))))
+                hashes = _fmix64(
+                    hashes ^ (column_hash + _SEED + (hashes << _U64(6)) + (hashes >> _U64(2)))
+                )
     if hashes is None:
         hashes = np.full(length, start, dtype=_U64)
     return pa.array(hashes, type=pa.uint64())

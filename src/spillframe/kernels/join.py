@@ -310,13 +310,18 @@ def _normalized_keys(table: pa.Table, on: list[str]) -> pa.Table:
         column = table.column(name)
         if pa.types.is_floating(column.type):
             index = table.schema.get_field_index(name)
-            table = table.set_column(index, table.schema.field(index),
-                                     pc.add(column, pa.scalar(0.0, column.type)))
+            table = table.set_column(
+                index, table.schema.field(index), pc.add(column, pa.scalar(0.0, column.type))
+            )
     return table
 
 
 def _semi_by_membership(
-    left: pa.Table, coerced_left: pa.Table, right: pa.Table, left_on: str, right_on: str,
+    left: pa.Table,
+    coerced_left: pa.Table,
+    right: pa.Table,
+    left_on: str,
+    right_on: str,
     how: str,
 ) -> pa.Table:
     """semi/anti on one key: the left rows whose key is (not) among the right keys."""
@@ -330,37 +335,64 @@ def _semi_by_membership(
 
 
 def _semi_on_left_hashes(
-    left: pa.Table, coerced_left: pa.Table, right: pa.Table, left_on: list[str],
-    right_on: list[str], how: str,
+    left: pa.Table,
+    coerced_left: pa.Table,
+    right: pa.Table,
+    left_on: list[str],
+    right_on: list[str],
+    how: str,
 ) -> pa.Table:
     """semi/anti with the hash table built on the (smaller) left keys: Acero's right
     semi/anti join of the right keys with the left keys and row numbers, then the left
     rows at those row numbers, in left order."""
     lkeys, _ = _keys_for_matching(coerced_left, left_on, "__l")
     rkeys, _ = _keys_for_matching(right, right_on, "__r")
-    if lkeys.num_rows == 0 or rkeys.num_rows == 0 or any(
-            pa.types.is_null(t) for t in (*lkeys.schema.types, *rkeys.schema.types)):
+    if (
+        lkeys.num_rows == 0
+        or rkeys.num_rows == 0
+        or any(pa.types.is_null(t) for t in (*lkeys.schema.types, *rkeys.schema.types))
+    ):
         return _semi_by_indices(left, coerced_left, right, left_on, right_on, how)
-    found = rkeys.drop_columns(["__r"]).join(
-        lkeys, keys=rkeys.column_names[:-1], right_keys=lkeys.column_names[:-1],
-        join_type=f"right {how}", use_threads=False).column("__l")
+    found = (
+        rkeys.drop_columns(["__r"])
+        .join(
+            lkeys,
+            keys=rkeys.column_names[:-1],
+            right_keys=lkeys.column_names[:-1],
+            join_type=f"right {how}",
+            use_threads=False,
+        )
+        .column("__l")
+    )
     return take_rows(left, pa.array(np.sort(found.to_numpy())))
 
 
 def _semi_by_indices(
-    left: pa.Table, coerced_left: pa.Table, right: pa.Table, left_on: list[str],
-    right_on: list[str], how: str,
+    left: pa.Table,
+    coerced_left: pa.Table,
+    right: pa.Table,
+    left_on: list[str],
+    right_on: list[str],
+    how: str,
 ) -> pa.Table:
     lidx, _ = _match_indices(coerced_left, right, left_on, right_on, how)
     return take_rows(left, pa.array(np.sort(lidx.to_numpy())))
 
 
-_SWAPPED = {"inner": "inner", "left outer": "right outer", "right outer": "left outer",
-            "full outer": "full outer"}
+_SWAPPED = {
+    "inner": "inner",
+    "left outer": "right outer",
+    "right outer": "left outer",
+    "full outer": "full outer",
+}
 
 
 def _join_direct(
-    left: pa.Table, right: pa.Table, left_on: list[str], right_on: list[str], how: str,
+    left: pa.Table,
+    right: pa.Table,
+    left_on: list[str],
+    right_on: list[str],
+    how: str,
     schema: pa.Schema,
 ) -> pa.Table:
     """Acero joins the (key-coerced) tables themselves; the smaller one is the build side.
@@ -370,18 +402,29 @@ def _join_direct(
     """
     left, right = _normalized_keys(left, left_on), _normalized_keys(right, right_on)
     merged = {lname for lname, rname in zip(left_on, right_on, strict=True) if lname == rname}
-    kept_right = iter(schema.names[left.num_columns:])
+    kept_right = iter(schema.names[left.num_columns :])
     names = [f"__right_key_{n}" if n in merged else next(kept_right) for n in right.column_names]
     right_keys = [names[right.schema.get_field_index(n)] for n in right_on]
     right = right.rename_columns(names)
     join_type = _ACERO_JOIN[how]
     if left.num_rows >= right.num_rows:  # Acero hashes its right input
-        joined = left.join(right, keys=left_on, right_keys=right_keys, join_type=join_type,
-                           use_threads=False, coalesce_keys=False)
+        joined = left.join(
+            right,
+            keys=left_on,
+            right_keys=right_keys,
+            join_type=join_type,
+            use_threads=False,
+            coalesce_keys=False,
+        )
     else:
-        joined = right.join(left, keys=right_keys, right_keys=left_on,
-                            join_type=_SWAPPED[join_type], use_threads=False,
-                            coalesce_keys=False)
+        joined = right.join(
+            left,
+            keys=right_keys,
+            right_keys=left_on,
+            join_type=_SWAPPED[join_type],
+            use_threads=False,
+            coalesce_keys=False,
+        )
     columns = []
     for field in schema:
         column = joined.column(field.name)
@@ -440,8 +483,13 @@ def hash_join(
             return _semi_on_left_hashes(left, coerced_left, right, left_on, right_on, how)
         if how in ("semi", "anti") and len(left_on) == 1:
             return _semi_by_membership(left, coerced_left, right, left_on[0], right_on[0], how)
-        if how not in ("semi", "anti") and _acero_carries(coerced_left.schema) \
-                and _acero_carries(right.schema) and left.num_rows and right.num_rows:
+        if (
+            how not in ("semi", "anti")
+            and _acero_carries(coerced_left.schema)
+            and _acero_carries(right.schema)
+            and left.num_rows
+            and right.num_rows
+        ):
             return _join_direct(coerced_left, right, left_on, right_on, how, schema)
         if how in ("semi", "anti"):  # the left rows, uncast and in input order
             return _semi_by_indices(left, coerced_left, right, left_on, right_on, how)

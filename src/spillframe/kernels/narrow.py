@@ -39,8 +39,7 @@ class ProjectStep:
 
     def __call__(self, table: pa.Table) -> pa.Table:
         memo: dict[Any, Any] = {}  # common subexpressions are computed once
-        columns = [evaluate_column(e, table, f.type, memo)
-                   for e, f in zip(self.exprs, self.schema)]
+        columns = [evaluate_column(e, table, f.type, memo) for e, f in zip(self.exprs, self.schema)]
         return pa.Table.from_arrays(columns, schema=self.schema)
 
 
@@ -79,16 +78,23 @@ class SampleStep:
 def explode_table(table: pa.Table, columns: list[str]) -> pa.Table:
     """Explode list columns together (their lengths must agree row by row)."""
     table = table.combine_chunks()
-    lists = [table.column(c).chunk(0) if table.num_rows else
-             pa.array([], table.schema.field(c).type) for c in columns]
+    lists = [
+        table.column(c).chunk(0) if table.num_rows else pa.array([], table.schema.field(c).type)
+        for c in columns
+    ]
     lengths = [pc.fill_null(pc.list_value_length(a), 0) for a in lists]
     for name, length in zip(columns[1:], lengths[1:]):
         if not pc.all(pc.equal(length, lengths[0])).as_py() and len(length):
-            raise ValueError(f"explode: list column {name!r} has different lengths than "
-                             f"{columns[0]!r} in the same row")
+            raise ValueError(
+                f"explode: list column {name!r} has different lengths than "
+                f"{columns[0]!r} in the same row"
+            )
     # A row with an empty or null list becomes one row holding null.
-    counts = np.maximum(lengths[0].to_numpy(zero_copy_only=False), 1) if len(lists[0]) \
+    counts = (
+        np.maximum(lengths[0].to_numpy(zero_copy_only=False), 1)
+        if len(lists[0])
         else np.zeros(0, dtype=np.int64)
+    )
     parents = np.repeat(np.arange(table.num_rows), counts)
     result = table.take(pa.array(parents, pa.int64()))
     for name, arr, length in zip(columns, lists, lengths):
@@ -105,8 +111,11 @@ def _explode_values(arr: pa.Array, lengths: np.ndarray, counts: np.ndarray) -> p
     position = np.arange(int(counts.sum())) - np.repeat(out_starts, counts)
     source = np.repeat(starts, counts) + position
     valid = np.repeat(lengths > 0, counts)
-    taken = flat.take(pa.array(np.where(valid, source, 0), pa.int64())) if len(flat) \
+    taken = (
+        flat.take(pa.array(np.where(valid, source, 0), pa.int64()))
+        if len(flat)
         else pa.nulls(len(source), flat.type)
+    )
     return pc.if_else(pa.array(valid, pa.bool_()), taken, pa.scalar(None, flat.type))
 
 
@@ -160,9 +169,12 @@ def run_pipeline(source: Any, steps: tuple[Step, ...]) -> pa.Table:
     grant = current_grant()
     wide = _first_streaming_step(steps) if grant is not None else None
     if wide is not None:
-        table = steps[wide].run_partitions(  # type: ignore[attr-defined]
-            stream_partitions(source, steps[:wide]), grant)
-        return apply_steps(table, steps[wide + 1:])
+        table = steps[
+            wide
+        ].run_partitions(  # type: ignore[attr-defined]
+            stream_partitions(source, steps[:wide]), grant
+        )
+        return apply_steps(table, steps[wide + 1 :])
     if isinstance(source, (list, PartitionStream)):
         from spillframe.kernels.exchange import concat_tables
 
@@ -177,8 +189,9 @@ def run_pipeline(source: Any, steps: tuple[Step, ...]) -> pa.Table:
 def stream_partitions(source: Any, steps: tuple[Step, ...]) -> Iterator[pa.Table]:
     """``run_pipeline(source, steps)`` as a stream of tables: merged partitions one by
     one, each through the steps, when every step is row-wise; else one table."""
-    if isinstance(source, (list, PartitionStream)) and \
-            all(getattr(step, "row_wise", False) for step in steps):
+    if isinstance(source, (list, PartitionStream)) and all(
+        getattr(step, "row_wise", False) for step in steps
+    ):
         for table in source:
             yield apply_steps(table, steps)
     else:

@@ -168,8 +168,7 @@ class Project(_Unary):
         return request
 
     def udf_labels(self) -> list[str]:
-        return [node.udf.name for e in self.exprs for node in e.walk()
-                if isinstance(node, UdfCall)]
+        return [node.udf.name for e in self.exprs for node in e.walk() if isinstance(node, UdfCall)]
 
     def describe(self) -> str:
         return f"Project: {', '.join(map(repr, self.exprs))}"
@@ -188,8 +187,9 @@ class Filter(_Unary):
             raise SchemaError(f"aggregation {self.predicate!r} is not allowed in where()")
         dtype = resolve_type(self.predicate, self.child.schema)
         if not (pa.types.is_boolean(dtype) or pa.types.is_null(dtype)):
-            raise SchemaError(f"where() needs a boolean expression, got {self.predicate!r} "
-                              f"of type {dtype}")
+            raise SchemaError(
+                f"where() needs a boolean expression, got {self.predicate!r} of type {dtype}"
+            )
         return self.child.schema
 
     def describe(self) -> str:
@@ -240,8 +240,9 @@ class Explode(_Unary):
         for name in self.columns:
             i = schema.get_field_index(name)
             t = schema.field(i).type
-            if not (pa.types.is_list(t) or pa.types.is_large_list(t)
-                    or pa.types.is_fixed_size_list(t)):
+            if not (
+                pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+            ):
                 raise SchemaError(f"explode needs list columns; {name!r} is {t}")
             schema = schema.set(i, pa.field(name, t.value_type))
         return schema
@@ -282,8 +283,10 @@ class Repartition(_Unary):
     is_narrow: ClassVar[bool] = False
 
     def _compute_schema(self) -> pa.Schema:
-        check_scalar_keys("repartition by", [(k.output_name(), resolve_type(k, self.child.schema))
-                                             for k in self.keys])
+        check_scalar_keys(
+            "repartition by",
+            [(k.output_name(), resolve_type(k, self.child.schema)) for k in self.keys],
+        )
         return self.child.schema
 
     def describe(self) -> str:
@@ -402,13 +405,16 @@ class Sort(_Unary):
     is_narrow: ClassVar[bool] = False
 
     def _compute_schema(self) -> pa.Schema:
-        check_scalar_keys("sort by", [(k.output_name(), resolve_type(k, self.child.schema))
-                                      for k in self.keys])
+        check_scalar_keys(
+            "sort by", [(k.output_name(), resolve_type(k, self.child.schema)) for k in self.keys]
+        )
         return self.child.schema
 
     def describe(self) -> str:
-        keys = ", ".join(f"{k!r} {'desc' if d else 'asc'}{' nulls first' if n else ''}"
-                         for k, d, n in zip(self.keys, self.descending, self.nulls_first))
+        keys = ", ".join(
+            f"{k!r} {'desc' if d else 'asc'}{' nulls first' if n else ''}"
+            for k, d, n in zip(self.keys, self.descending, self.nulls_first)
+        )
         return f"Sort: {keys}"
 
 
@@ -458,8 +464,10 @@ class Join(LogicalPlan):
         check_columns(self.left_on, self.left.schema)
         check_columns(self.right_on, self.right.schema)
         if len(self.left_on) != len(self.right_on):
-            raise ValueError(f"join needs as many left_on as right_on columns, got "
-                             f"{list(self.left_on)} and {list(self.right_on)}")
+            raise ValueError(
+                f"join needs as many left_on as right_on columns, got "
+                f"{list(self.left_on)} and {list(self.right_on)}"
+            )
         for lname, rname in zip(self.left_on, self.right_on):
             ltype = self.left.schema.field(lname).type
             rtype = self.right.schema.field(rname).type
@@ -469,8 +477,15 @@ class Join(LogicalPlan):
                     f"cannot join left key {lname!r} ({ltype}) with right key {rname!r} "
                     f"({rtype}); cast one side with .cast() so both have one type"
                 )
-        return join_output_schema(self.left.schema, self.right.schema, list(self.left_on),
-                                  list(self.right_on), self.how, self.prefix, self.suffix)
+        return join_output_schema(
+            self.left.schema,
+            self.right.schema,
+            list(self.left_on),
+            list(self.right_on),
+            self.how,
+            self.prefix,
+            self.suffix,
+        )
 
     def describe(self) -> str:
         keys = ", ".join(f"{a}={b}" for a, b in zip(self.left_on, self.right_on))

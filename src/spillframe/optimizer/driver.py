@@ -13,8 +13,12 @@ from spillframe.optimizer.rules.reduce_grouped_sides import reduce_grouped_sides
 
 Rule = Callable[[LogicalPlan], LogicalPlan]
 
-RULES: tuple[Rule, ...] = (pushdown_predicates, pushdown_projections, pushdown_limit,
-                           reduce_grouped_sides)
+RULES: tuple[Rule, ...] = (
+    pushdown_predicates,
+    pushdown_projections,
+    pushdown_limit,
+    reduce_grouped_sides,
+)
 
 MAX_PASSES = 50
 
@@ -23,8 +27,9 @@ class OptimizerError(SpillframeError, RuntimeError):
     """The rules did not reach a fixed point."""
 
 
-def optimize(plan: LogicalPlan, rules: tuple[Rule, ...] = RULES,
-             max_passes: int = MAX_PASSES) -> LogicalPlan:
+def optimize(
+    plan: LogicalPlan, rules: tuple[Rule, ...] = RULES, max_passes: int = MAX_PASSES
+) -> LogicalPlan:
     """Apply ``rules`` in order, repeatedly, until a whole pass changes nothing.
 
     A rule signals "no change" by returning the very object it was given.

@@ -78,14 +78,21 @@ class Pending:
     def num_partitions(self) -> int:
         return len(self.parts)
 
-    def then(self, step: Step, word: str, schema: pa.Schema | None = None,
-             **changes: Any) -> Pending:
+    def then(
+        self, step: Step, word: str, schema: pa.Schema | None = None, **changes: Any
+    ) -> Pending:
         words = self.words if word in self.words else (*self.words, word)
         if self.partitioning is not None and "partitioning" not in changes:
-            changes["partitioning"] = partitioning_after(step, self.partitioning,
-                                                         schema or self.schema)
-        return dataclasses.replace(self, parts=tuple(p.then(step) for p in self.parts),
-                                   words=words, schema=schema or self.schema, **changes)
+            changes["partitioning"] = partitioning_after(
+                step, self.partitioning, schema or self.schema
+            )
+        return dataclasses.replace(
+            self,
+            parts=tuple(p.then(step) for p in self.parts),
+            words=words,
+            schema=schema or self.schema,
+            **changes,
+        )
 
     @property
     def task_name(self) -> str:
@@ -106,12 +113,13 @@ def predicate_selectivity(predicate: Expression) -> float:
     since conditions are rarely independent (a range is two of them)."""
     share = 1.0
     for k in range(min(len(conjuncts(predicate)), 8)):
-        share *= FILTER_SELECTIVITY ** (1 / 2 ** k)
+        share *= FILTER_SELECTIVITY ** (1 / 2**k)
     return share
 
 
-def partitioning_after(step: Step, keys: tuple[str, ...],
-                       schema: pa.Schema) -> tuple[str, ...] | None:
+def partitioning_after(
+    step: Step, keys: tuple[str, ...], schema: pa.Schema
+) -> tuple[str, ...] | None:
     """What is left of a hash partitioning on ``keys`` once ``step`` ran on every part.
 
     A projection keeps it when every key column passes through unchanged (renamed is
@@ -159,8 +167,9 @@ class Lowering:
         # so that no runner counts their reads when it frees intermediate outputs.
         needed = {stage_id for stage_id, _ in physical.reachable()}
         if len(needed) < len(physical.stages):
-            physical = PhysicalPlan({i: st for i, st in physical.stages.items() if i in needed},
-                                    stage, name, limit)
+            physical = PhysicalPlan(
+                {i: st for i, st in physical.stages.items() if i in needed}, stage, name, limit
+            )
         return physical
 
     def visit(self, node: L.LogicalPlan) -> Pending:
@@ -192,11 +201,20 @@ class Lowering:
                 stage = self.builder.stages[stage_id]
                 if [p.source.index for p in pending.parts] == list(range(stage.num_partitions)):
                     return stage_id
-        tasks = [self.task(run_pipeline, (p.source, p.steps), name or pending.task_name,
-                           pending, parts=(p,), factor=pipeline_factor(p.steps))
-                 for p in pending.parts]
-        stage = self.builder.add(name or pending.task_name, tasks, pending.estimated_bytes,
-                                 pending.estimated_rows)
+        tasks = [
+            self.task(
+                run_pipeline,
+                (p.source, p.steps),
+                name or pending.task_name,
+                pending,
+                parts=(p,),
+                factor=pipeline_factor(p.steps),
+            )
+            for p in pending.parts
+        ]
+        stage = self.builder.add(
+            name or pending.task_name, tasks, pending.estimated_bytes, pending.estimated_rows
+        )
         return stage.id
 
     def materialized(self, pending: Pending, name: str | None = None) -> Pending:
@@ -204,18 +222,25 @@ class Lowering:
         stage_id = self.materialize(pending, name)
         stage = self.builder.stages[stage_id]
         parts = tuple(Part(TaskRef(stage_id, i)) for i in range(stage.num_partitions))
-        return dataclasses.replace(pending, parts=parts, words=(),
-                                   resources=ResourceRequest(), labels=())
+        return dataclasses.replace(
+            pending, parts=parts, words=(), resources=ResourceRequest(), labels=()
+        )
 
-    def task(self, kernel: Any, args: tuple[Any, ...], name: str, pending: Pending,
-             num_outputs: int = 1, parts: tuple[Part, ...] = (),
-             factor: float = PIPELINE_FACTOR) -> Task:
+    def task(
+        self,
+        kernel: Any,
+        args: tuple[Any, ...],
+        name: str,
+        pending: Pending,
+        num_outputs: int = 1,
+        parts: tuple[Part, ...] = (),
+        factor: float = PIPELINE_FACTOR,
+    ) -> Task:
         """A task of ``kernel(*args)`` with the resources ``pending`` declares and the
         working memory of ``factor`` times its inputs (``parts``' scans and the task
         outputs ``args`` reference; see :mod:`spillframe.physical.memory`)."""
         label = ", ".join(pending.labels) or name
-        memory = working_memory(args, sum(p.scan_bytes for p in parts), factor,
-                                self.builder.stages)
+        memory = working_memory(args, sum(p.scan_bytes for p in parts), factor, self.builder.stages)
         return Task(kernel, args, name, pending.resources, num_outputs, label, memory)
 
     def exchange_partitions(self, estimated_bytes: int | None, fallback: int) -> int:
@@ -227,20 +252,27 @@ class Lowering:
     # -- sources ------------------------------------------------------------------------------
     def lower_InMemorySource(self, node: L.InMemorySource) -> Pending:
         parts = tuple(Part(t) for t in node.partitions) or (Part(node.schema.empty_table()),)
-        return Pending(parts, node.schema, sum(t.nbytes for t in node.partitions),
-                       sum(t.num_rows for t in node.partitions), ("from-memory",))
+        return Pending(
+            parts,
+            node.schema,
+            sum(t.nbytes for t in node.partitions),
+            sum(t.num_rows for t in node.partitions),
+            ("from-memory",),
+        )
 
     def lower_ScanSource(self, node: L.ScanSource) -> Pending:
         from spillframe.io.scan import plan_scan
 
         planned = plan_scan(node, self.config)
         rows = [p.estimated_rows for p in planned]
-        return Pending(tuple(Part(p.scan, (), p.estimated_bytes) for p in planned), node.schema,
-                       sum(p.estimated_bytes for p in planned),
-                       None if None in rows else sum(rows),  # type: ignore[arg-type]
-                       (f"scan-{node.format}",),
-                       selectivity=1.0 if node.predicate is None
-                       else predicate_selectivity(node.predicate))
+        return Pending(
+            tuple(Part(p.scan, (), p.estimated_bytes) for p in planned),
+            node.schema,
+            sum(p.estimated_bytes for p in planned),
+            None if None in rows else sum(rows),  # type: ignore[arg-type]
+            (f"scan-{node.format}",),
+            selectivity=1.0 if node.predicate is None else predicate_selectivity(node.predicate),
+        )
 
     # -- narrow operators ------------------------------------------------------------------------
     def lower_Project(self, node: L.Project) -> Pending:
@@ -248,15 +280,23 @@ class Lowering:
         ratio = len(node.schema) / max(1, len(node.child.schema))
         estimate = None if child.estimated_bytes is None else int(child.estimated_bytes * ratio)
         word = "udf" if node.udf_labels() else "project"
-        return child.then(ProjectStep(node.exprs, node.schema), word, node.schema,
-                          estimated_bytes=estimate,
-                          resources=child.resources.max(node.resources()),
-                          labels=(*child.labels, *node.udf_labels()))
+        return child.then(
+            ProjectStep(node.exprs, node.schema),
+            word,
+            node.schema,
+            estimated_bytes=estimate,
+            resources=child.resources.max(node.resources()),
+            labels=(*child.labels, *node.udf_labels()),
+        )
 
     def lower_Filter(self, node: L.Filter) -> Pending:
         child = self.visit(node.child)
-        return child.then(FilterStep(node.predicate), "filter", estimated_rows=None,
-                          selectivity=child.selectivity * predicate_selectivity(node.predicate))
+        return child.then(
+            FilterStep(node.predicate),
+            "filter",
+            estimated_rows=None,
+            selectivity=child.selectivity * predicate_selectivity(node.predicate),
+        )
 
     def lower_Explode(self, node: L.Explode) -> Pending:
         child = self.visit(node.child)
@@ -265,13 +305,16 @@ class Lowering:
     def lower_Sample(self, node: L.Sample) -> Pending:
         child = self.visit(node.child)
         seed = node.seed if node.seed is not None else int.from_bytes(os.urandom(4), "little")
-        parts = tuple(p.then(SampleStep(node.fraction, seed + i))
-                      for i, p in enumerate(child.parts))
-        estimate = None if child.estimated_bytes is None else \
-            int(child.estimated_bytes * node.fraction)
+        parts = tuple(
+            p.then(SampleStep(node.fraction, seed + i)) for i, p in enumerate(child.parts)
+        )
+        estimate = (
+            None if child.estimated_bytes is None else int(child.estimated_bytes * node.fraction)
+        )
         words = (*child.words, "sample")
-        return dataclasses.replace(child, parts=parts, estimated_bytes=estimate,
-                                   estimated_rows=None, words=words)
+        return dataclasses.replace(
+            child, parts=parts, estimated_bytes=estimate, estimated_rows=None, words=words
+        )
 
     def lower_Limit(self, node: L.Limit) -> Pending:
         """A limit inside a plan: local limits, then one task keeps the first ``n`` rows."""
@@ -280,19 +323,28 @@ class Lowering:
             return child
         child = self.materialized(child)
         merged = Part([p.source for p in child.parts], (LimitStep(node.n),))
-        return dataclasses.replace(child, parts=(merged,), words=("limit",),
-                                   estimated_rows=node.n, partitioning=None)
+        return dataclasses.replace(
+            child, parts=(merged,), words=("limit",), estimated_rows=node.n, partitioning=None
+        )
 
     def lower_Concat(self, node: L.Concat) -> Pending:
         left, right = self.visit(node.left), self.visit(node.right)
         if left.words != right.words:  # fused tasks of both sides must share one name
             left, right = self.materialized(left), self.materialized(right)
-        estimate = None if None in (left.estimated_bytes, right.estimated_bytes) else \
-            left.estimated_bytes + right.estimated_bytes  # type: ignore[operator]
-        return dataclasses.replace(left, parts=left.parts + right.parts,
-                                   estimated_bytes=estimate, estimated_rows=None,
-                                   resources=left.resources.max(right.resources),
-                                   labels=(*left.labels, *right.labels), partitioning=None)
+        estimate = (
+            None
+            if None in (left.estimated_bytes, right.estimated_bytes)
+            else left.estimated_bytes + right.estimated_bytes
+        )  # type: ignore[operator]
+        return dataclasses.replace(
+            left,
+            parts=left.parts + right.parts,
+            estimated_bytes=estimate,
+            estimated_rows=None,
+            resources=left.resources.max(right.resources),
+            labels=(*left.labels, *right.labels),
+            partitioning=None,
+        )
 
     def lower_Write(self, node: L.Write) -> Pending:
         """One ``write-<format>`` task per partition, each writing its rows into the
@@ -301,14 +353,29 @@ class Lowering:
 
         child = self.visit(node.child)
         name = f"write-{node.file_format}"
-        tasks = [self.task(write_partition, (p.source, p.steps, node.staging, i,
-                                             node.file_format, node.partition_cols,
-                                             node.options), name, child, parts=(p,),
-                           factor=pipeline_factor(p.steps))
-                 for i, p in enumerate(child.parts)]
+        tasks = [
+            self.task(
+                write_partition,
+                (
+                    p.source,
+                    p.steps,
+                    node.staging,
+                    i,
+                    node.file_format,
+                    node.partition_cols,
+                    node.options,
+                ),
+                name,
+                child,
+                parts=(p,),
+                factor=pipeline_factor(p.steps),
+            )
+            for i, p in enumerate(child.parts)
+        ]
         stage = self.builder.add(name, tasks, child.estimated_bytes, child.estimated_rows)
-        return Pending(tuple(Part(TaskRef(stage.id, i)) for i in range(len(tasks))),
-                       node.schema, None)
+        return Pending(
+            tuple(Part(TaskRef(stage.id, i)) for i in range(len(tasks))), node.schema, None
+        )
 
     def lower_IntoPartitions(self, node: L.IntoPartitions) -> Pending:
         child = self.visit(node.child)
@@ -318,14 +385,17 @@ class Lowering:
         child = self.materialized(child)
         refs = [p.source for p in child.parts]
         if n < m:
-            parts = tuple(Part(refs[j * m // n:(j + 1) * m // n]) for j in range(n))
+            parts = tuple(Part(refs[j * m // n : (j + 1) * m // n]) for j in range(n))
         else:
             owners = [j * m // n for j in range(n)]
             counts = [owners.count(i) for i in range(m)]
-            parts = tuple(Part(refs[i], (_Slice(owners[:j].count(i), counts[i]),))
-                          for j, i in enumerate(owners))
-        return dataclasses.replace(child, parts=parts, words=("into-partitions",),
-                                   partitioning=None)
+            parts = tuple(
+                Part(refs[i], (_Slice(owners[:j].count(i), counts[i]),))
+                for j, i in enumerate(owners)
+            )
+        return dataclasses.replace(
+            child, parts=parts, words=("into-partitions",), partitioning=None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,8 +409,8 @@ class _Slice:
         return slice_partition(table, self.part, self.parts)
 
 
-def lower_plan(plan: L.LogicalPlan, name: str = "query",
-               config: Config | None = None) -> PhysicalPlan:
+def lower_plan(
+    plan: L.LogicalPlan, name: str = "query", config: Config | None = None
+) -> PhysicalPlan:
     """Lower an (already optimized) logical plan to the physical plan."""
     return Lowering(config).lower(plan, name)
-

@@ -39,8 +39,9 @@ AGGREGATE_FACTOR = 2.0
 def pipeline_factor(steps: Iterable[Any]) -> float:
     """The multiple of a fused pipeline: its most demanding step's (steps declare a
     ``memory_factor``; plain narrow steps hold their input and output)."""
-    return max((getattr(step, "memory_factor", PIPELINE_FACTOR) for step in steps),
-               default=PIPELINE_FACTOR)
+    return max(
+        (getattr(step, "memory_factor", PIPELINE_FACTOR) for step in steps), default=PIPELINE_FACTOR
+    )
 
 
 def ref_bytes(args: Any, stages: dict[int, Stage]) -> int:
@@ -62,8 +63,9 @@ def planned_output_bytes(ref: TaskRef, stages: dict[int, Stage]) -> int:
     return int(per_task)
 
 
-def working_memory(args: Any, scan_bytes: int, factor: float,
-                   stages: dict[int, Stage]) -> WorkingMemory:
+def working_memory(
+    args: Any, scan_bytes: int, factor: float, stages: dict[int, Stage]
+) -> WorkingMemory:
     """The estimate of a task reading ``args`` (plus ``scan_bytes`` from files)."""
     in_memory = sum(a.nbytes for a in _tables(args))
     return WorkingMemory(scan_bytes + in_memory, ref_bytes(args, stages), factor)

@@ -101,8 +101,7 @@ class Task:
         request, a hard minimum) plus the working-memory estimate, refined from the
         actual bytes of its referenced inputs when ``ref_bytes`` is given."""
         r = self.resources
-        return ResourceRequest(r.num_cpus, r.num_gpus,
-                               r.memory_bytes + self.memory.peak(ref_bytes))
+        return ResourceRequest(r.num_cpus, r.num_gpus, r.memory_bytes + self.memory.peak(ref_bytes))
 
     def refs(self) -> list[TaskRef]:
         """Every TaskRef in ``args``, in order (with repeats)."""
@@ -204,8 +203,11 @@ def iter_refs(value: Any) -> Iterator[TaskRef]:
             yield from iter_refs(item)
 
 
-def resolve_args(value: Any, lookup: Callable[[TaskRef], Any],
-                 lookup_list: Callable[[list[TaskRef]], Any] | None = None) -> Any:
+def resolve_args(
+    value: Any,
+    lookup: Callable[[TaskRef], Any],
+    lookup_list: Callable[[list[TaskRef]], Any] | None = None,
+) -> Any:
     """Replace every TaskRef in nested tuples/lists by ``lookup(ref)``; a non-empty list
     of nothing but references by ``lookup_list(refs)`` when given (a runner may pass
     merged partitions as a lazy sequence instead of loading them all)."""
@@ -227,8 +229,14 @@ class StageBuilder:
         self._ids = itertools.count()
         self.stages: dict[int, Stage] = {}
 
-    def add(self, name: str, tasks: list[Task], estimated_bytes: int | None = None,
-            estimated_rows: int | None = None, detail: str = "") -> Stage:
+    def add(
+        self,
+        name: str,
+        tasks: list[Task],
+        estimated_bytes: int | None = None,
+        estimated_rows: int | None = None,
+        detail: str = "",
+    ) -> Stage:
         stage = Stage(next(self._ids), name, tasks, estimated_bytes, estimated_rows, detail)
         self.stages[stage.id] = stage
         return stage

@@ -43,8 +43,10 @@ def shared_subplans(plan: L.LogicalPlan) -> tuple[PlanKeys, set[tuple[Any, ...]]
 
     walk(plan, None)
     roots = {
-        key for key, n in counts.items()
-        if n > 1 and wide[key]
+        key
+        for key, n in counts.items()
+        if n > 1
+        and wide[key]
         and any(parent is None or counts[parent] < n for parent in parents[key])
     }
     return keys, roots

@@ -69,6 +69,7 @@ class Runner(ABC):
 
 # -- registry -----------------------------------------------------------------
 
+
 @dataclass
 class _Registry:
     factories: dict[str, Callable[..., Runner]] | None = None
@@ -140,6 +141,7 @@ def create_runner(name: str, **options: Any) -> Runner:
 
 # -- the active runner ----------------------------------------------------------
 
+
 @dataclass
 class _Setting:
     runner: Runner | None = None
@@ -201,8 +203,11 @@ def set_runner(name: str, **options: Any) -> Runner:
     return new
 
 
-def set_runner_py(num_threads: int | None = None, memory_limit: int | str | None = None,
-                  spill_dir: str | None = None) -> Runner:
+def set_runner_py(
+    num_threads: int | None = None,
+    memory_limit: int | str | None = None,
+    spill_dir: str | None = None,
+) -> Runner:
     """Run queries locally, in this process, on a thread pool (the default).
 
     Parameters
@@ -224,9 +229,15 @@ def set_runner_py(num_threads: int | None = None, memory_limit: int | str | None
     >>> spillframe.set_runner_py(memory_limit="256MiB").memory_limit
     268435456
     """
-    options = {k: v for k, v in
-               {"num_threads": num_threads, "memory_limit": memory_limit,
-                "spill_dir": spill_dir}.items() if v is not None}
+    options = {
+        k: v
+        for k, v in {
+            "num_threads": num_threads,
+            "memory_limit": memory_limit,
+            "spill_dir": spill_dir,
+        }.items()
+        if v is not None
+    }
     return set_runner("py", **options)
 
 

@@ -54,8 +54,11 @@ class Capacity:
     def check(self, task: Task) -> None:
         """Raise ResourceError at once for a request this machine can never satisfy."""
         r = task.resources
-        if r.num_cpus > self.num_cpus or r.num_gpus > self.num_gpus \
-                or r.memory_bytes > self.memory_bytes:
+        if (
+            r.num_cpus > self.num_cpus
+            or r.num_gpus > self.num_gpus
+            or r.memory_bytes > self.memory_bytes
+        ):
             raise ResourceError(
                 f"{task.label or task.name} requests num_cpus={r.num_cpus:g}, "
                 f"num_gpus={r.num_gpus:g}, memory_bytes={format_bytes(r.memory_bytes)}, but the "
@@ -117,9 +120,15 @@ class PyRunner(Runner):
 
     name = "py"
 
-    def __init__(self, num_threads: int | None = None, memory_limit: int | str | None = None,
-                 spill_dir: str | None = None, spill_limit: int | str | None = None,
-                 num_gpus: float = 0, progress: bool | None = None) -> None:
+    def __init__(
+        self,
+        num_threads: int | None = None,
+        memory_limit: int | str | None = None,
+        spill_dir: str | None = None,
+        spill_limit: int | str | None = None,
+        num_gpus: float = 0,
+        progress: bool | None = None,
+    ) -> None:
         num_threads = num_threads or os.cpu_count() or 1
         if not isinstance(num_threads, int) or num_threads < 1:
             raise ValueError(f"num_threads must be a positive int, got {num_threads!r}")
@@ -128,16 +137,19 @@ class PyRunner(Runner):
         if spill_limit is not None:
             spill_limit = parse_bytes(spill_limit, "spill_limit")
         options: dict[str, Any] = {"num_threads": num_threads}
-        for key, value in (("memory_limit", memory_limit), ("spill_dir", spill_dir),
-                           ("spill_limit", spill_limit), ("num_gpus", num_gpus or None)):
+        for key, value in (
+            ("memory_limit", memory_limit),
+            ("spill_dir", spill_dir),
+            ("spill_limit", spill_limit),
+            ("num_gpus", num_gpus or None),
+        ):
             if value is not None:
                 options[key] = value
         super().__init__(**options)
         self.num_threads = num_threads
         self.memory_limit = memory_limit or psutil.virtual_memory().available // 2
         # Under a set limit, freed memory goes back to the OS (see the function).
-        self.release_after_tasks = memory_limit is not None and \
-            not _return_freed_memory_promptly()
+        self.release_after_tasks = memory_limit is not None and not _return_freed_memory_promptly()
         self.spill_dir = spill_dir
         self.spill_limit = spill_limit
         self.capacity = Capacity(num_threads, num_gpus, psutil.virtual_memory().total)
@@ -159,8 +171,7 @@ class PyRunner(Runner):
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.num_threads,
-                                                thread_name_prefix="spillframe")
+                self._pool = ThreadPoolExecutor(self.num_threads, thread_name_prefix="spillframe")
             return self._pool
 
     def run(self, plan: PhysicalPlan) -> Iterator[pa.Table]:
@@ -213,8 +224,9 @@ class _Execution:
             for ref in refs:
                 store_key = _store_key(ref)
                 self.readers[store_key] = self.readers.get(store_key, 0) + 1
-        self.ready: list[tuple[int, Key]] = [(self.priority[k], k) for k in self.keys
-                                             if self.waiting_on[k] == 0]
+        self.ready: list[tuple[int, Key]] = [
+            (self.priority[k], k) for k in self.keys if self.waiting_on[k] == 0
+        ]
         heapq.heapify(self.ready)
         self.running: dict[Future[Any], tuple[Key, ResourceRequest]] = {}
         self.in_use = ResourceRequest(0, 0, 0)
@@ -259,9 +271,11 @@ class _Execution:
         cap, used = self.runner.capacity, self.in_use
         if not self.running:
             return True  # a task that fits the machine always runs when nothing else does
-        return (used.num_cpus + r.num_cpus <= cap.num_cpus
-                and used.num_gpus + r.num_gpus <= cap.num_gpus
-                and used.memory_bytes + r.memory_bytes <= self.runner.memory_limit)
+        return (
+            used.num_cpus + r.num_cpus <= cap.num_cpus
+            and used.num_gpus + r.num_gpus <= cap.num_gpus
+            and used.memory_bytes + r.memory_bytes <= self.runner.memory_limit
+        )
 
     def _start_ready(self, horizon: int) -> None:
         deferred = []
@@ -274,7 +288,8 @@ class _Execution:
             # The plan's estimate, refined from the actual sizes of the outputs it reads.
             refs = task.refs()
             request = task.reservation(
-                sum(self.store.nbytes(_store_key(r)) for r in refs) if refs else None)
+                sum(self.store.nbytes(_store_key(r)) for r in refs) if refs else None
+            )
             grant = MemoryGrant(self._grant_bytes(request.memory_bytes), self.runner.spill_dir)
             request = ResourceRequest(request.num_cpus, request.num_gpus, grant.limit)
             if not self._fits(request):
@@ -310,9 +325,11 @@ class _Execution:
 
     def _add_use(self, r: ResourceRequest, sign: int) -> None:
         u = self.in_use
-        self.in_use = ResourceRequest(max(0, u.num_cpus + sign * r.num_cpus),
-                                      max(0, u.num_gpus + sign * r.num_gpus),
-                                      max(0, u.memory_bytes + sign * r.memory_bytes))
+        self.in_use = ResourceRequest(
+            max(0, u.num_cpus + sign * r.num_cpus),
+            max(0, u.num_gpus + sign * r.num_gpus),
+            max(0, u.memory_bytes + sign * r.memory_bytes),
+        )
 
     def _run_task(self, key: Key, grant: MemoryGrant, takes: set[Hashable]) -> None:
         """Run one task on a pool thread and store its outputs (so that spilling them
@@ -321,20 +338,26 @@ class _Execution:
         released = False
         try:
             self.store.make_room()
+
             def load(ref: TaskRef) -> pa.Table:
                 store_key = _store_key(ref)
-                return self.store.take(store_key) if store_key in takes else \
-                    self.store.get(store_key)
+                return (
+                    self.store.take(store_key) if store_key in takes else self.store.get(store_key)
+                )
 
             # A list of references becomes a stream that loads them one at a time.
-            args = resolve_args(task.args, load, lambda refs: PartitionStream(
-                [functools.partial(load, ref) for ref in refs]))
+            args = resolve_args(
+                task.args,
+                load,
+                lambda refs: PartitionStream([functools.partial(load, ref) for ref in refs]),
+            )
             with granted(grant):
                 result = task.kernel(*args)
             del args
             if grant.spilled_objects:
-                self.store.record_kernel_spill(grant.spilled_bytes, grant.spilled_objects,
-                                               grant.write_seconds)
+                self.store.record_kernel_spill(
+                    grant.spilled_bytes, grant.spilled_objects, grant.write_seconds
+                )
             outputs = list(enumerate(result)) if task.num_outputs > 1 else [(None, result)]
             del result
             kept = [(j, t) for j, t in outputs if self._is_needed((*key, j), t)]
@@ -385,9 +408,16 @@ class _Execution:
         counts: dict[int, int] = {}
         for stage_id, _ in self.keys:
             counts[stage_id] = counts.get(stage_id, 0) + 1
-        return {sid: tqdm(total=n, desc=f"{self.plan.stages[sid].name} [{sid}]", leave=False,
-                          unit="task", position=i)
-                for i, (sid, n) in enumerate(sorted(counts.items()))}
+        return {
+            sid: tqdm(
+                total=n,
+                desc=f"{self.plan.stages[sid].name} [{sid}]",
+                leave=False,
+                unit="task",
+                position=i,
+            )
+            for i, (sid, n) in enumerate(sorted(counts.items()))
+        }
 
     def _shutdown(self) -> None:
         for bar in self.bars.values():

@@ -66,8 +66,9 @@ class SpillStore:
         Most bytes this store may write to disk; more raises :class:`SpillError`.
     """
 
-    def __init__(self, memory_limit: int, spill_dir: str | None = None,
-                 spill_limit: int | None = None) -> None:
+    def __init__(
+        self, memory_limit: int, spill_dir: str | None = None, spill_limit: int | None = None
+    ) -> None:
         self.memory_limit = memory_limit
         self.spill_limit = spill_limit
         self._parent = spill_dir or tempfile.gettempdir()
@@ -231,8 +232,7 @@ class SpillStore:
         """
         with self._lock:
             victims = []
-            excess = (self._memory_bytes - self._writing_bytes + self._reserved
-                      - self.memory_limit)
+            excess = self._memory_bytes - self._writing_bytes + self._reserved - self.memory_limit
             while excess > 0 and self._memory:
                 key, table = self._memory.popitem(last=False)
                 self._writing[key] = table
@@ -252,8 +252,9 @@ class SpillStore:
             self._written(key, table, path, size, seconds)
         self._maybe_alert()
 
-    def _written(self, key: Hashable, table: pa.Table, path: str, size: int,
-                 seconds: float) -> None:
+    def _written(
+        self, key: Hashable, table: pa.Table, path: str, size: int, seconds: float
+    ) -> None:
         with self._lock:
             for stats in (self.stats, self._alert):
                 stats.spilled_bytes += table.nbytes
@@ -275,8 +276,10 @@ class SpillStore:
                     os.makedirs(self._parent, exist_ok=True)
                     self._dir = tempfile.mkdtemp(prefix="spillframe-spill-", dir=self._parent)
                 except OSError as exc:
-                    raise SpillError(f"cannot create a spill directory in {self._parent!r}: "
-                                     f"{exc}; pass spill_dir= to choose another") from None
+                    raise SpillError(
+                        f"cannot create a spill directory in {self._parent!r}: "
+                        f"{exc}; pass spill_dir= to choose another"
+                    ) from None
             return self._dir
 
     def _write(self, table: pa.Table) -> tuple[str, int, float]:
@@ -288,25 +291,31 @@ class SpillStore:
                     f"spilling {needed / MiB:.1f} MiB to {directory!r} would exceed its limit "
                     f"of {self.spill_limit / MiB:.1f} MiB ({self._disk_bytes / MiB:.1f} MiB "
                     "used); raise spill_limit or memory_limit, or use fewer, smaller "
-                    "partitions")
+                    "partitions"
+                )
             self._counter += 1
             path = os.path.join(directory, f"{self._counter:08d}.arrow")
         free = shutil.disk_usage(directory).free
         if free < needed:
-            raise SpillError(f"not enough disk space in {directory!r} to spill "
-                             f"{needed / MiB:.1f} MiB ({free / MiB:.1f} MiB free)")
+            raise SpillError(
+                f"not enough disk space in {directory!r} to spill "
+                f"{needed / MiB:.1f} MiB ({free / MiB:.1f} MiB free)"
+            )
         start = time.perf_counter()
         try:
             # Written on this thread: Arrow's pool threads would allocate the buffers in
             # their own allocator heaps, which nothing returns to the OS.
             options = pa.ipc.IpcWriteOptions(compression=SPILL_COMPRESSION, use_threads=False)
-            with pa.OSFile(path, "wb") as sink, \
-                    pa.ipc.new_file(sink, table.schema, options=options) as writer:
+            with (
+                pa.OSFile(path, "wb") as sink,
+                pa.ipc.new_file(sink, table.schema, options=options) as writer,
+            ):
                 writer.write_table(table)
         except OSError as exc:
             _unlink(path)
-            raise SpillError(f"cannot spill {needed / MiB:.1f} MiB to {directory!r}: {exc}") \
-                from None
+            raise SpillError(
+                f"cannot spill {needed / MiB:.1f} MiB to {directory!r}: {exc}"
+            ) from None
         return path, os.path.getsize(path), time.perf_counter() - start
 
     def _read(self, path: str) -> pa.Table:
@@ -327,15 +336,20 @@ class SpillStore:
             alert, self._alert = self._alert, SpillStats()
             self._last_alert = time.monotonic()
         if alert.spilled_objects:
-            logger.warning(spill_message(alert.spilled_bytes, alert.spilled_objects,
-                                         alert.write_seconds, "local"))
+            logger.warning(
+                spill_message(
+                    alert.spilled_bytes, alert.spilled_objects, alert.write_seconds, "local"
+                )
+            )
 
 
 def spill_message(nbytes: int, objects: int, seconds: float, worker: str) -> str:
     """``Spilled 1690 MiB, 9 objects, write throughput 576 MiB/s (worker ...)``."""
     throughput = nbytes / MiB / seconds if seconds > 0 else float("inf")
-    return (f"Spilled {nbytes / MiB:.0f} MiB, {objects} objects, "
-            f"write throughput {throughput:.0f} MiB/s (worker {worker})")
+    return (
+        f"Spilled {nbytes / MiB:.0f} MiB, {objects} objects, "
+        f"write throughput {throughput:.0f} MiB/s (worker {worker})"
+    )
 
 
 def _unlink(path: str) -> None:

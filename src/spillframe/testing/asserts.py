@@ -22,8 +22,10 @@ def _to_table(value: Any, what: str) -> pa.Table:
         return pa.Table.from_pandas(value, preserve_index=False)
     if isinstance(value, dict):
         return pa.table(value)
-    raise TypeError(f"assert_df_equal: {what} must be a spillframe DataFrame, pandas "
-                    f"DataFrame, pyarrow Table or dict, got {type(value).__name__}")
+    raise TypeError(
+        f"assert_df_equal: {what} must be a spillframe DataFrame, pandas "
+        f"DataFrame, pyarrow Table or dict, got {type(value).__name__}"
+    )
 
 
 def _same(a: Any, b: Any, rtol: float, atol: float) -> bool:
@@ -33,8 +35,12 @@ def _same(a: Any, b: Any, rtol: float, atol: float) -> bool:
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)
         return math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) \
-            and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, (int, float))
+        and isinstance(b, (int, float))
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y, rtol, atol) for x, y in zip(a, b))
@@ -61,9 +67,16 @@ def _rows(table: pa.Table, order: list[str] | None) -> list[dict[str, Any]]:
     return rows
 
 
-def assert_df_equal(actual: Any, expected: Any, *, sort_by: list[str] | str | None = None,
-                    check_dtype: bool = True, check_row_order: bool = False,
-                    rtol: float = 1e-9, atol: float = 0.0) -> None:
+def assert_df_equal(
+    actual: Any,
+    expected: Any,
+    *,
+    sort_by: list[str] | str | None = None,
+    check_dtype: bool = True,
+    check_row_order: bool = False,
+    rtol: float = 1e-9,
+    atol: float = 0.0,
+) -> None:
     """Assert two tables hold the same rows.
 
     Parameters
@@ -88,15 +101,18 @@ def assert_df_equal(actual: Any, expected: Any, *, sort_by: list[str] | str | No
     __tracebackhide__ = True
     left, right = _to_table(actual, "actual"), _to_table(expected, "expected")
     if left.column_names != right.column_names:
-        raise AssertionError(f"column names differ:\n  actual:   {left.column_names}\n"
-                             f"  expected: {right.column_names}")
+        raise AssertionError(
+            f"column names differ:\n  actual:   {left.column_names}\n"
+            f"  expected: {right.column_names}"
+        )
     if check_dtype:
         for a, e in zip(left.schema, right.schema):
             if a.type != e.type:
                 raise AssertionError(f"column {a.name!r} has type {a.type}, expected {e.type}")
     if left.num_rows != right.num_rows:
-        raise AssertionError(f"row counts differ: actual {left.num_rows}, "
-                             f"expected {right.num_rows}")
+        raise AssertionError(
+            f"row counts differ: actual {left.num_rows}, expected {right.num_rows}"
+        )
     if check_row_order:
         order = None
     elif sort_by is not None:

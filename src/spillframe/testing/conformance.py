@@ -75,11 +75,15 @@ class RunnerConformance:
         data = _frame()
         with configure(partition_bytes=512):
             df = sf.from_pydict(data, num_partitions=5)
-            result = df.groupby("k").agg(sf.col("v").sum().alias("total"),
-                                         sf.col("s").count_distinct().alias("kinds"))
+            result = df.groupby("k").agg(
+                sf.col("v").sum().alias("total"), sf.col("s").count_distinct().alias("kinds")
+            )
         pdf = pd.DataFrame(data)
-        expected = pdf.groupby("k", dropna=False).agg(total=("v", "sum"),
-                                                      kinds=("s", "nunique")).reset_index()
+        expected = (
+            pdf.groupby("k", dropna=False)
+            .agg(total=("v", "sum"), kinds=("s", "nunique"))
+            .reset_index()
+        )
         assert_df_equal(result, expected, check_dtype=False)
 
     def test_join_matches_pandas(self) -> None:
@@ -87,7 +91,8 @@ class RunnerConformance:
         right = {"k": list(range(0, 100, 3)), "b": list(range(34))}
         with configure(partition_bytes=256, broadcast_join_bytes=0):
             result = sf.from_pydict(left, num_partitions=3).join(
-                sf.from_pydict(right, num_partitions=2), on="k")
+                sf.from_pydict(right, num_partitions=2), on="k"
+            )
         expected = pd.DataFrame(left).merge(pd.DataFrame(right), on="k")
         assert_df_equal(result, expected, check_dtype=False)
 
@@ -112,8 +117,11 @@ class RunnerConformance:
     def test_parquet_roundtrip(self, tmp_path: Any) -> None:
         data = _frame()
         pq.write_table(pa.table(data), os.path.join(tmp_path, "in.parquet"), row_group_size=50)
-        written = sf.read_parquet(str(tmp_path / "in.parquet")).where(
-            sf.col("k") == 3).write_parquet(str(tmp_path / "out"))
+        written = (
+            sf.read_parquet(str(tmp_path / "in.parquet"))
+            .where(sf.col("k") == 3)
+            .write_parquet(str(tmp_path / "out"))
+        )
         assert written.count_rows() >= 1
         result = sf.read_parquet(str(tmp_path / "out"))
         expected = pd.DataFrame(data).query("k == 3")
@@ -124,7 +132,8 @@ class RunnerConformance:
             raise ZeroDivisionError("boom from a UDF")
 
         df = sf.from_pydict({"x": [1, 2, 3]}).with_column(
-            "y", sf.col("x").apply(boom, sf.DataType.int64()))
+            "y", sf.col("x").apply(boom, sf.DataType.int64())
+        )
         with pytest.raises(Exception, match="boom from a UDF"):
             df.collect()
 

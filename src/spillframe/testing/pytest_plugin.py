@@ -38,9 +38,13 @@ INSTALL_HINT = {"dask": "pip install spillframe-dask (plugins/spillframe-dask in
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("spillframe")
-    group.addoption(OPTION, action="store", default=None,
-                    help="runner(s) for tests using sf_runner: py, dask, a comma list, or all "
-                         f"(default: ${ENV} or py)")
+    group.addoption(
+        OPTION,
+        action="store",
+        default=None,
+        help="runner(s) for tests using sf_runner: py, dask, a comma list, or all "
+        f"(default: ${ENV} or py)",
+    )
 
 
 def selected_runners(config: pytest.Config) -> list[str]:
@@ -121,8 +125,10 @@ def make_df() -> Callable[..., Any]:
             return sf.from_pandas(data, num_partitions=num_partitions)
         if isinstance(data, (pa.Table, pa.RecordBatch)):
             return sf.from_arrow(data, num_partitions=num_partitions)
-        raise TypeError(f"make_df takes a dict, list of rows, pandas DataFrame or Arrow "
-                        f"table, got {type(data).__name__}")
+        raise TypeError(
+            f"make_df takes a dict, list of rows, pandas DataFrame or Arrow "
+            f"table, got {type(data).__name__}"
+        )
 
     return make
 

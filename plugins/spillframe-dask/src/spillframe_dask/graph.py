@@ -130,9 +130,12 @@ def build_graph(plan: PhysicalPlan, annotate: Annotator, token: str | None = Non
         return key
 
     # One reservation per stage, its largest task's (one graph layer per annotation).
-    reservations = {sid: functools.reduce(ResourceRequest.max, (t.reservation() for t in
-                                                               plan.stages[sid].tasks))
-                    for sid in {sid for sid, _ in needed}}
+    reservations = {
+        sid: functools.reduce(
+            ResourceRequest.max, (t.reservation() for t in plan.stages[sid].tasks)
+        )
+        for sid in {sid for sid, _ in needed}
+    }
     # Plan stages are numbered so that a stage follows the stages it reads.
     for stage_id, index in sorted(needed):
         task = plan.stages[stage_id].tasks[index]

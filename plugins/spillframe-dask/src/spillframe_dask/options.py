@@ -100,7 +100,8 @@ class DaskRunnerOptions:
                 )
         if self.no_workers_timeout is not None and not self.no_workers_timeout > 0:
             raise ValueError(
-                f"no_workers_timeout must be > 0 seconds or None, got {self.no_workers_timeout!r}")
+                f"no_workers_timeout must be > 0 seconds or None, got {self.no_workers_timeout!r}"
+            )
         if self.allowed_failures is not None and self.allowed_failures < 0:
             raise ValueError(f"allowed_failures must be >= 0, got {self.allowed_failures!r}")
         if self.spill_alert_interval < 0:

@@ -89,8 +89,9 @@ def worker_grant(reservation: int) -> MemoryGrant | None:
     return MemoryGrant(grant, worker.local_directory)
 
 
-def execute_kernel(kernel: Callable[..., Any], num_outputs: int, reservation: int,
-                   *args: Any) -> Any:
+def execute_kernel(
+    kernel: Callable[..., Any], num_outputs: int, reservation: int, *args: Any
+) -> Any:
     """Run one plan task on a worker and make its output(s) compact.
 
     Parameters

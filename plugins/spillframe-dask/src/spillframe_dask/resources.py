@@ -120,8 +120,9 @@ def annotator(capacities: list[WorkerCapacity]) -> Annotator:
     shares_workers = any(w.cpus > 1 for w in capacities)
     largest = max((w.memory_bytes for w in capacities if w.memory_bytes), default=None)
 
-    def annotate(declared: ResourceRequest,
-                 reservation: ResourceRequest | None = None) -> dict[str, float] | None:
+    def annotate(
+        declared: ResourceRequest, reservation: ResourceRequest | None = None
+    ) -> dict[str, float] | None:
         if declared == DEFAULT_REQUEST and not shares_workers:
             return None
         resources: dict[str, float] = {}

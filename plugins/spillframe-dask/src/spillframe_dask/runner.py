@@ -110,8 +110,9 @@ class DaskRunner(Runner):
         per_thread = [memory / threads for threads, memory in shapes if memory]
         if per_thread:
             core = Config()
-            size = max(1 << 20, min(int(min(per_thread)) // MEMORY_PER_PARTITION,
-                                    core.partition_bytes))
+            size = max(
+                1 << 20, min(int(min(per_thread)) // MEMORY_PER_PARTITION, core.partition_bytes)
+            )
             defaults["partition_bytes"] = size
             defaults["min_partition_bytes"] = min(core.min_partition_bytes, size)
         return defaults
@@ -124,8 +125,12 @@ class DaskRunner(Runner):
             for spec in self.cluster.worker_spec.values():
                 options = spec.get("options", {})
                 limit = options.get("memory_limit")
-                shapes.append((max(1, int(options.get("nthreads") or 1)),
-                               parse_bytes(limit) if isinstance(limit, str) else limit or None))
+                shapes.append(
+                    (
+                        max(1, int(options.get("nthreads") or 1)),
+                        parse_bytes(limit) if isinstance(limit, str) else limit or None,
+                    )
+                )
             return shapes
         return [(max(1, int(c.cpus)), c.memory_bytes) for c in self.workers()]
 

@@ -58,8 +58,9 @@ class MemoryTrimmer(WorkerPlugin):
     name = "spillframe-memory-trimmer"
     idempotent = True
 
-    def __init__(self, fraction: float = 0.5, poll: float = 0.25,
-                 small_worker_bytes: int = 4 << 30) -> None:
+    def __init__(
+        self, fraction: float = 0.5, poll: float = 0.25, small_worker_bytes: int = 4 << 30
+    ) -> None:
         self.fraction = fraction
         self.small_worker_bytes = small_worker_bytes
         self.poll = poll

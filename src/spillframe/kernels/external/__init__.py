@@ -28,5 +28,10 @@ from spillframe.kernels.external.join import grace_hash_join
 from spillframe.kernels.external.runs import SpilledRun, partition_to_disk
 from spillframe.kernels.external.sort import external_sort
 
-__all__ = ["SpilledRun", "external_sort", "grace_hash_join", "partition_to_disk",
-           "spilling_aggregate"]
+__all__ = [
+    "SpilledRun",
+    "external_sort",
+    "grace_hash_join",
+    "partition_to_disk",
+    "spilling_aggregate",
+]

@@ -53,8 +53,9 @@ def _aggregate_bucket(run: SpilledRun, level: int, spec: _AggSpec) -> Iterator[p
         return
     num_buckets = _bucket_count(run.nbytes, spec.budget)
     with contextlib.closing(run.tables(spec.schema)) as tables:
-        buckets = partition_to_disk(tables, spec.keys, num_buckets, level + 1, spec.directory,
-                                    spec.grant)
+        buckets = partition_to_disk(
+            tables, spec.keys, num_buckets, level + 1, spec.directory, spec.grant
+        )
     run.delete()
     split = max(b.num_rows for b in buckets) < run.num_rows  # else one group fills it
     for bucket in buckets:
@@ -120,7 +121,8 @@ def spilling_aggregate(
     num_buckets = _first_bucket_count([intake], budget)
     with grant.scratch_dir() as directory:
         buckets = partition_to_disk(  # level 0: seed 1
-            _drain(held, intake), keys, num_buckets, 1, directory, grant)
+            _drain(held, intake), keys, num_buckets, 1, directory, grant
+        )
         source = intake.schema(schema, "schema")
         output = kernel(source.empty_table(), keys, specs).schema
         spec = _AggSpec(list(keys), list(specs), kernel, source, grant, directory)

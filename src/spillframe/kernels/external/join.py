@@ -47,12 +47,20 @@ class _JoinSpec:
         return max(self.grant.limit // 3, 1)
 
     def output_schema(self) -> pa.Schema:
-        return join_output_schema(self.left_schema, self.right_schema, self.left_on,
-                                  self.right_on, self.how, self.prefix, self.suffix)
+        return join_output_schema(
+            self.left_schema,
+            self.right_schema,
+            self.left_on,
+            self.right_on,
+            self.how,
+            self.prefix,
+            self.suffix,
+        )
 
     def join(self, left: pa.Table, right: pa.Table) -> pa.Table:
-        return hash_join(left, right, self.left_on, self.right_on, self.how, self.prefix,
-                         self.suffix)
+        return hash_join(
+            left, right, self.left_on, self.right_on, self.how, self.prefix, self.suffix
+        )
 
 
 # Joins whose output for a chunk of one side depends only on that chunk and the whole
@@ -77,8 +85,10 @@ def _join_streaming(
 ) -> Iterator[pa.Table]:
     """Join chunks of ``streamed`` with all of ``held`` (which fits in half the budget)."""
     streamed_schema, held_schema = (
-        (spec.left_schema, spec.right_schema) if stream_left
-        else (spec.right_schema, spec.left_schema))
+        (spec.left_schema, spec.right_schema)
+        if stream_left
+        else (spec.right_schema, spec.left_schema)
+    )
     other = held.read(held_schema)
     with contextlib.closing(streamed.tables(streamed_schema)) as tables:
         for chunk in _chunks(tables, spec.budget // 2):
@@ -103,11 +113,12 @@ def _join_bucket(
         num_buckets = _bucket_count(left.nbytes + right.nbytes, spec.budget)
         lefts = _repartition(left, spec.left_schema, spec.left_on, num_buckets, level, spec)
         rights = _repartition(right, spec.right_schema, spec.right_on, num_buckets, level, spec)
-        split = max(r.num_rows for r in lefts) < left.num_rows or max(
-            r.num_rows for r in rights) < right.num_rows
+        split = (
+            max(r.num_rows for r in lefts) < left.num_rows
+            or max(r.num_rows for r in rights) < right.num_rows
+        )
         for sub_left, sub_right in zip(lefts, rights):
-            yield from _join_bucket(sub_left, sub_right, level + 1 if split else _MAX_LEVELS,
-                                    spec)
+            yield from _join_bucket(sub_left, sub_right, level + 1 if split else _MAX_LEVELS, spec)
             sub_left.delete()
             sub_right.delete()
     left.delete()
@@ -115,12 +126,17 @@ def _join_bucket(
 
 
 def _repartition(
-    run: SpilledRun, schema: pa.Schema, keys: list[str], num_buckets: int, level: int,
+    run: SpilledRun,
+    schema: pa.Schema,
+    keys: list[str],
+    num_buckets: int,
+    level: int,
     spec: _JoinSpec,
 ) -> list[SpilledRun]:
     with contextlib.closing(run.tables(schema)) as tables:
-        buckets = partition_to_disk(tables, keys, num_buckets, level + 1, spec.directory,
-                                    spec.grant, spread_null_keys=True)
+        buckets = partition_to_disk(
+            tables, keys, num_buckets, level + 1, spec.directory, spec.grant, spread_null_keys=True
+        )
     run.delete()
     return buckets
 
@@ -131,7 +147,8 @@ def _check_join_call(left_on: list[str], right_on: list[str], how: str) -> None:
     if how != "cross" and (len(left_on) != len(right_on) or not left_on):
         raise ValueError(
             f"a {how} join needs the same positive number of left and right keys, got "
-            f"{len(left_on)} and {len(right_on)}")
+            f"{len(left_on)} and {len(right_on)}"
+        )
 
 
 def grace_hash_join(
@@ -184,8 +201,13 @@ def grace_hash_join(
     sides = [_Intake(left), _Intake(right)]
     budget = max(grant.limit // 3, 1)
     held, fits = _hold(sides, budget if how != "cross" else _UNBOUNDED)
-    side_schemas = lambda: (sides[0].schema(left_schema, "left_schema"),  # noqa: E731
-                            sides[1].schema(right_schema, "right_schema"))
+
+    def side_schemas():
+        return (
+            sides[0].schema(left_schema, "left_schema"),
+            sides[1].schema(right_schema, "right_schema"),
+        )
+
     if fits:
         tables = [concat_tables(h, s) for h, s in zip(held, side_schemas())]
         held.clear()
@@ -193,12 +215,14 @@ def grace_hash_join(
     num_buckets = _first_bucket_count(sides, budget)
     with grant.scratch_dir() as directory:
         buckets = [  # level 0: seed 1
-            partition_to_disk(_drain(h, side), on, num_buckets, 1, directory, grant,
-                              spread_null_keys=True)
+            partition_to_disk(
+                _drain(h, side), on, num_buckets, 1, directory, grant, spread_null_keys=True
+            )
             for h, side, on in zip(held, sides, (left_on, right_on))
         ]
         del held
-        spec = _JoinSpec(list(left_on), list(right_on), how, prefix, suffix, *side_schemas(),
-                         grant, directory)
+        spec = _JoinSpec(
+            list(left_on), list(right_on), how, prefix, suffix, *side_schemas(), grant, directory
+        )
         results = [result for pair in zip(*buckets) for result in _join_bucket(*pair, 1, spec)]
         return _stack(results, spec.output_schema())

@@ -148,8 +148,11 @@ def _stack(tables: list[pa.Table], schema: pa.Schema | None = None) -> pa.Table:
     The pieces here are batch-sized already; combining them would hold everything twice.
     """
     first = tables[0].schema if tables else schema
-    if first is not None and all(t.schema.equals(first) for t in tables) and (
-            schema is None or first.equals(schema)):
+    if (
+        first is not None
+        and all(t.schema.equals(first) for t in tables)
+        and (schema is None or first.equals(schema))
+    ):
         return pa.concat_tables(tables) if tables else first.empty_table()
     return concat_tables(tables, schema)
 
@@ -269,9 +272,7 @@ def _bucket_ids(
 ) -> np.ndarray:
     """Bucket of every row; rows with a null key go round-robin from ``spread_from``."""
     columns = [table.column(key) for key in keys]
-    buckets = hash_arrays(columns, seed=seed, names=list(keys)).to_numpy() % np.uint64(
-        num_buckets
-    )
+    buckets = hash_arrays(columns, seed=seed, names=list(keys)).to_numpy() % np.uint64(num_buckets)
     buckets = buckets.astype(np.int64)
     if spread_from is not None and any(c.null_count for c in columns):
         has_null = np.zeros(table.num_rows, dtype=bool)

@@ -143,7 +143,8 @@ def _reduce_runs(
             return [_merge_to_disk(runs[:excess], spec, directory, grant), *runs[excess:]]
         runs = [
             _merge_to_disk(runs[i : i + fan_in], spec, directory, grant)
-            if len(runs[i : i + fan_in]) > 1 else runs[i]
+            if len(runs[i : i + fan_in]) > 1
+            else runs[i]
             for i in range(0, len(runs), fan_in)
         ]
     return runs

@@ -18,8 +18,13 @@ def _push(node: L.LogicalPlan) -> L.LogicalPlan:
     if isinstance(child, L.Limit):
         return L.Limit(child.child, n=min(node.n, child.n))
     if isinstance(child, L.Sort):
-        return L.TopK(child.child, keys=child.keys, descending=child.descending,
-                      nulls_first=child.nulls_first, k=node.n)
+        return L.TopK(
+            child.child,
+            keys=child.keys,
+            descending=child.descending,
+            nulls_first=child.nulls_first,
+            k=node.n,
+        )
     if isinstance(child, L.Project):
         return child.with_children((L.Limit(child.child, n=node.n),))
     if isinstance(child, L.ScanSource) and (child.limit is None or child.limit > node.n):

@@ -32,8 +32,9 @@ def _push(node: L.LogicalPlan) -> L.LogicalPlan:
     if isinstance(child, (L.Sort, L.Repartition)):
         return child.with_children((L.Filter(child.child, predicate=predicate),))
     if isinstance(child, L.Concat):
-        return L.Concat(L.Filter(child.left, predicate=predicate),
-                        L.Filter(child.right, predicate=predicate))
+        return L.Concat(
+            L.Filter(child.left, predicate=predicate), L.Filter(child.right, predicate=predicate)
+        )
     if isinstance(child, L.Join):
         return _into_join(node, child)
     if isinstance(child, L.ScanSource) and child.format == "parquet":
@@ -64,8 +65,11 @@ def _into_join(node: L.Filter, join: L.Join) -> L.LogicalPlan:
     to_left, to_right, stay = [], [], []
     for part in conjuncts(node.predicate):  # type: ignore[arg-type]
         cols = part.column_names()
-        if join.how in ("inner", "left", "semi", "anti") and cols <= left_names \
-                and not cols & set(right_out):
+        if (
+            join.how in ("inner", "left", "semi", "anti")
+            and cols <= left_names
+            and not cols & set(right_out)
+        ):
             to_left.append(part)
         elif join.how in ("inner", "right") and cols and cols <= set(right_out):
             to_right.append(substitute_columns(part, right_out))

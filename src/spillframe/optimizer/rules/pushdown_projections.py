@@ -72,8 +72,12 @@ def _columns(exprs: tuple[Expression, ...] | list[Expression]) -> set[str]:
     return found
 
 
-def _prune(node: L.LogicalPlan, required: set[str] | None, keys: PlanKeys,
-           unions: dict[Any, set[str] | None]) -> L.LogicalPlan:
+def _prune(
+    node: L.LogicalPlan,
+    required: set[str] | None,
+    keys: PlanKeys,
+    unions: dict[Any, set[str] | None],
+) -> L.LogicalPlan:
     """``node`` rewritten to produce at least the ``required`` columns (all if None)."""
     if unions:
         key = keys.of(node)
@@ -97,8 +101,9 @@ def _prune(node: L.LogicalPlan, required: set[str] | None, keys: PlanKeys,
     return node.with_children(new)
 
 
-def _child_requirements(node: L.LogicalPlan,
-                        required: set[str] | None) -> list[set[str] | None] | None:
+def _child_requirements(
+    node: L.LogicalPlan, required: set[str] | None
+) -> list[set[str] | None] | None:
     """What each child must produce so that ``node`` produces ``required``."""
     if isinstance(node, L.Filter):
         return [None if required is None else required | node.predicate.column_names()]

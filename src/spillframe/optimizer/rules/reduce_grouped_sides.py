@@ -57,9 +57,13 @@ def _reduce(node: L.LogicalPlan, repeated: Callable[[L.LogicalPlan], bool]) -> L
     return node
 
 
-def _with_reduced_aggregate(node: L.LogicalPlan, key: str, keys_from: L.LogicalPlan,
-                            keys_column: str,
-                            repeated: Callable[[L.LogicalPlan], bool]) -> L.LogicalPlan | None:
+def _with_reduced_aggregate(
+    node: L.LogicalPlan,
+    key: str,
+    keys_from: L.LogicalPlan,
+    keys_column: str,
+    repeated: Callable[[L.LogicalPlan], bool],
+) -> L.LogicalPlan | None:
     """``node`` with its aggregation's input semi-joined to ``keys_from``, when ``key``
     is a group key passed up unchanged; None when the pattern does not hold."""
     if isinstance(node, L.Filter):

@@ -8,8 +8,7 @@ from spillframe.expr.expression import Alias, Column, Expression, Function, Lite
 from spillframe.logical.nodes import LogicalPlan
 
 
-def transform_down(plan: LogicalPlan,
-                   fn: Callable[[LogicalPlan], LogicalPlan]) -> LogicalPlan:
+def transform_down(plan: LogicalPlan, fn: Callable[[LogicalPlan], LogicalPlan]) -> LogicalPlan:
     """Apply ``fn`` to a node until it stops changing it, then to its children.
 
     Returns ``plan`` itself when nothing changed anywhere.
