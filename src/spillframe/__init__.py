@@ -11,7 +11,7 @@ Examples
 """
 
 from spillframe import config
-from spillframe.api.dataframe import DataFrame, GroupedDataFrame
+from spillframe.api.dataframe import DataFrame, GroupedDataFrame, concat
 from spillframe.api.io import (
     from_arrow,
     from_pandas,
@@ -78,6 +78,7 @@ __all__ = [
     "UDF",
     "available_runners",
     "col",
+    "concat",
     "config",
     "from_arrow",
     "from_pandas",

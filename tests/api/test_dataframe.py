@@ -37,6 +37,18 @@ def test_select_and_with_columns(sf_runner, df):
     assert check_schema(replaced).column("a").to_pylist() == [2, 3, None, 5, 6, 7]
 
 
+def test_select_names_keyword_and_dict_projections(sf_runner, df):
+    pdf = pd.DataFrame(DATA).astype({"a": "Int64"})
+    out = df.select("b", {"twice": col("a") * 2}, plus=col("a") + 1, same="a")
+    assert out.column_names == ["b", "twice", "plus", "same"]
+    expected = pd.DataFrame({"b": pdf.b, "twice": pdf.a * 2, "plus": pdf.a + 1, "same": pdf.a})
+    assert_df_equal(check_schema(out), expected, check_dtype=False)
+    # with_columns names its values whatever their own alias says
+    renamed = df.with_columns({"c": col("a").alias("ignored"), "d": "b"})
+    assert renamed.column_names == ["a", "b", "l", "c", "d"]
+    assert check_schema(renamed).column("d").to_pylist() == DATA["b"]
+
+
 def test_rename_and_exclude(sf_runner, df):
     out = df.with_column_renamed("a", "alpha").exclude("l")
     assert out.column_names == ["alpha", "b"]
@@ -83,6 +95,18 @@ def test_concat_keeps_order(sf_runner, make_df):
     assert out.to_pydict() == {"i": [1, 2, 3, 4, 5]}
     with pytest.raises(sf.SchemaError, match="concat needs equal schemas"):
         left.concat(make_df({"j": [1]}))
+
+
+def test_top_level_concat_of_many(sf_runner, make_df):
+    frames = [make_df({"i": list(range(k, k + 3))}, num_partitions=2) for k in (0, 10, 20)]
+    expected = pd.concat([f.to_pandas() for f in frames], ignore_index=True)
+    out = sf.concat(frames)
+    assert_df_equal(check_schema(out), expected)
+    assert sf.concat(frames[:1]).to_pydict() == frames[0].to_pydict()
+    with pytest.raises(ValueError, match="at least one DataFrame"):
+        sf.concat([])
+    with pytest.raises(TypeError, match="concat takes DataFrames, got dict"):
+        sf.concat([frames[0], {"i": [1]}])
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 9])

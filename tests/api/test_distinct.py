@@ -96,3 +96,15 @@ def test_distinct_null_is_one_value(sf_runner, make_df):
     with small_partitions():
         df = make_df({"a": [None, None, 1, 1, None]}, num_partitions=3).distinct()
         assert_df_equal(df, {"a": [None, 1]})
+
+
+def test_drop_duplicates_is_distinct(sf_runner, make_df):
+    rows = [{"a": a, "b": b, "c": 0.5} for a, b in [(1, "x"), (1, "x"), (2, None), (2, "y")]]
+    df = make_df(pa.Table.from_pylist(rows, SCHEMA), num_partitions=2)
+    whole = df.drop_duplicates().to_arrow()
+    expected = pa.Table.from_pylist(
+        [dict(zip(SCHEMA.names, r)) for r in pandas_distinct(rows, None)], SCHEMA
+    )
+    assert_df_equal(whole, expected)
+    on_a = df.drop_duplicates("a").to_pylist()
+    assert Counter(r["a"] for r in on_a) == Counter(k for (k,) in pandas_distinct(rows, ["a"]))

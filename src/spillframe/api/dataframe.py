@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
 
 import pandas as pd
 import pyarrow as pa
 
+from spillframe.api.aggregations import GlobalAggregations, GroupedDataFrame, agg_exprs
 from spillframe.errors import SchemaError, missing_column_message
 from spillframe.expr.expression import Column, Expression, col
 from spillframe.logical import nodes as L
@@ -31,7 +32,7 @@ def _flatten(args: tuple[Any, ...]) -> list[Any]:
     return list(args)
 
 
-class DataFrame:
+class DataFrame(GlobalAggregations):
     """A lazy, partitioned table. Every method returns a new DataFrame; nothing runs
     until an eager call (``collect``, ``show``, ``to_pandas``, ``write_*``...).
 
@@ -93,16 +94,29 @@ class DataFrame:
         return f"DataFrame[{fields}] ({state})"
 
     # -- projection ----------------------------------------------------------------------
-    def select(self, *columns: ColumnLike) -> DataFrame:
+    def select(
+        self, *columns: ColumnLike | Mapping[str, ColumnLike], **projections: Expression
+    ) -> DataFrame:
         """Keep or compute these columns, in this order.
+
+        Keyword arguments (and a ``{name: expression}`` dict) name their expressions:
+        ``select("a", total=col("x") + col("y"))``.
 
         Examples
         --------
         >>> import spillframe as sf
         >>> sf.from_pydict({"a": [1, 2], "b": [3, 4]}).select("b", sf.col("a") * 2).to_pydict()
         {'b': [3, 4], 'a': [2, 4]}
+        >>> sf.from_pydict({"a": [1, 2]}).select("a", twice=sf.col("a") * 2).to_pydict()
+        {'a': [1, 2], 'twice': [2, 4]}
         """
-        exprs = [_to_expr(c) for c in _flatten(columns)]
+        exprs = []
+        for c in _flatten(columns):
+            if isinstance(c, Mapping):
+                exprs.extend(_to_expr(e).alias(name) for name, e in c.items())
+            else:
+                exprs.append(_to_expr(c))
+        exprs.extend(_to_expr(e).alias(name) for name, e in projections.items())
         if not exprs:
             raise ValueError("select() needs at least one column")
         return self._new(L.Project(self._builder, exprs=tuple(exprs)))
@@ -370,7 +384,7 @@ class DataFrame:
         >>> sf.from_pydict({"x": [1, 2, 3]}).agg(sf.col("x").sum().alias("total")).to_pydict()
         {'total': [6]}
         """
-        return self._new(L.Aggregate(self._builder, keys=(), aggs=_agg_exprs(aggs)))
+        return self._new(L.Aggregate(self._builder, keys=(), aggs=agg_exprs(aggs)))
 
     def distinct(self, *on: str) -> DataFrame:
         """Drop duplicate rows, comparing the columns ``on`` (all when none).
@@ -385,6 +399,19 @@ class DataFrame:
         return self._new(L.Distinct(self._builder, on=tuple(names)))
 
     unique = distinct
+
+    def drop_duplicates(self, *subset: str) -> DataFrame:
+        """Drop duplicate rows, comparing the columns ``subset`` (all when none); the
+        same as :meth:`distinct`.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"x": [1, 2, 2], "y": [4, 5, 5]})
+        >>> df.drop_duplicates().sort("x").to_pydict()
+        {'x': [1, 2], 'y': [4, 5]}
+        """
+        return self.distinct(*subset)
 
     def join(
         self,
@@ -655,106 +682,6 @@ class DataFrame:
         return from_pydict({"path": paths})
 
 
-class GroupedDataFrame:
-    """The result of ``groupby``: call ``agg`` (or a shortcut such as ``sum``)."""
-
-    __slots__ = ("_df", "_keys")
-
-    def __init__(self, df: DataFrame, keys: tuple[Expression, ...]) -> None:
-        self._df = df
-        self._keys = keys
-
-    def agg(self, *aggs: Any) -> DataFrame:
-        """One row per group with these aggregations.
-
-        Examples
-        --------
-        >>> import spillframe as sf
-        >>> df = sf.from_pydict({"k": ["a", "b", "a"], "v": [1, 2, 3]})
-        >>> df.groupby("k").agg(sf.col("v").sum()).sort("k").to_pydict()
-        {'k': ['a', 'b'], 'v': [4, 2]}
-        """
-        return self._df._new(L.Aggregate(self._df._builder, keys=self._keys, aggs=_agg_exprs(aggs)))
-
-    def _all(self, op: str, names: tuple[str, ...]) -> DataFrame:
-        key_names = {k.output_name() for k in self._keys}
-        targets = list(names) or [n for n in self._df.column_names if n not in key_names]
-        return self.agg(*[getattr(col(n), op)() for n in targets])
-
-    def sum(self, *names: str) -> DataFrame:
-        """Sum of the given columns (all non-key columns when none), per group.
-
-        Examples
-        --------
-        >>> import spillframe as sf
-        >>> sf.from_pydict({"k": [1, 1], "v": [2, 3]}).groupby("k").sum().to_pydict()
-        {'k': [1], 'v': [5]}
-        """
-        return self._all("sum", names)
-
-    def mean(self, *names: str) -> DataFrame:
-        """Mean of the given columns (all non-key columns when none), per group; see ``sum``."""
-        return self._all("mean", names)
-
-    def min(self, *names: str) -> DataFrame:
-        """Smallest value of the given columns (all non-key columns when none), per group; see ``sum``."""
-        return self._all("min", names)
-
-    def max(self, *names: str) -> DataFrame:
-        """Largest value of the given columns (all non-key columns when none), per group; see ``sum``."""
-        return self._all("max", names)
-
-    def count(self, *names: str) -> DataFrame:
-        """Non-null count of the given columns (all non-key columns when none), per group; see ``sum``."""
-        return self._all("count", names)
-
-
-#: The ``op`` names of Daft's ``(column, "op")`` aggregation pairs, and the expression
-#: method each one calls.
-_PAIR_AGGREGATIONS = {
-    "sum": "sum",
-    "mean": "mean",
-    "avg": "mean",
-    "min": "min",
-    "max": "max",
-    "count": "count",
-    "count_distinct": "count_distinct",
-    "approx_count_distinct": "approx_count_distinct",
-    "any_value": "any_value",
-    "list": "agg_list",
-    "agg_list": "agg_list",
-    "stddev": "stddev",
-}
-
-
-def _is_pair(item: Any) -> bool:
-    return isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str)
-
-
-def _agg_exprs(aggs: tuple[Any, ...]) -> tuple[Expression, ...]:
-    """Accept expressions and Daft's older ``(column, "op")`` pairs, one by one or in a
-    list (a lone pair is a pair, not two arguments)."""
-    result = []
-    for item in [aggs[0]] if len(aggs) == 1 and _is_pair(aggs[0]) else _flatten(aggs):
-        if _is_pair(item):
-            expr, op = _to_expr(item[0]), item[1]
-            if op not in _PAIR_AGGREGATIONS:
-                raise ValueError(
-                    f"unknown aggregation {op!r} for column {item[0]!r}; "
-                    f"choose one of {', '.join(sorted(_PAIR_AGGREGATIONS))}"
-                )
-            result.append(getattr(expr, _PAIR_AGGREGATIONS[op])())
-        elif isinstance(item, Expression):
-            result.append(item)
-        else:
-            raise TypeError(
-                f"agg takes aggregation expressions such as col('x').sum(), got {item!r}"
-            )
-    if not result:
-        raise ValueError("agg needs at least one aggregation")
-    return tuple(result)
-
-
 def _per_key(value: bool | list[bool], n: int, name: str) -> list[bool]:
     values = value if isinstance(value, list) else [value] * n
     if len(values) != n or not all(isinstance(v, bool) for v in values):
@@ -798,3 +725,25 @@ def _format_table(table: pa.Table, width: int = 24) -> str:
 def _cell(value: Any, width: int) -> str:
     text = "None" if value is None else str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def concat(dfs: Iterable[DataFrame]) -> DataFrame:
+    """The rows of every DataFrame of ``dfs``, in order (all with the same schema).
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> parts = [sf.from_pydict({"a": [i, i + 1]}) for i in (1, 5, 9)]
+    >>> sf.concat(parts).to_pydict()
+    {'a': [1, 2, 5, 6, 9, 10]}
+    """
+    frames = list(dfs) if not isinstance(dfs, DataFrame) else [dfs]
+    if not frames:
+        raise ValueError("concat needs at least one DataFrame, got an empty list")
+    for frame in frames:
+        if not isinstance(frame, DataFrame):
+            raise TypeError(f"concat takes DataFrames, got {type(frame).__name__}")
+    result = frames[0]
+    for frame in frames[1:]:
+        result = result.concat(frame)
+    return result
