@@ -198,9 +198,9 @@ class _RecordingRunner(PyRunner):
     def planning_defaults(self):
         return {"partition_bytes": 1024}
 
-    def run(self, plan):
+    def run(self, plan, stats=None):
         self.plans.append(plan)
-        return super().run(plan)
+        return super().run(plan, stats)
 
 
 @pytest.fixture

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import pandas as pd
 import pyarrow as pa
@@ -13,6 +14,9 @@ from spillframe.api.aggregations import GlobalAggregations, GroupedDataFrame, ag
 from spillframe.errors import SchemaError, missing_column_message
 from spillframe.expr.expression import Column, Expression, col
 from spillframe.logical import nodes as L
+
+if TYPE_CHECKING:
+    from spillframe.runners.stats import QueryStats
 
 ColumnLike = str | Expression
 
@@ -44,11 +48,12 @@ class DataFrame(GlobalAggregations):
     {'y': ['b', 'c']}
     """
 
-    __slots__ = ("_plan", "_cache")
+    __slots__ = ("_plan", "_cache", "_stats")
 
     def __init__(self, plan: L.LogicalPlan) -> None:
         self._plan = plan
         self._cache: list[pa.Table] | None = None
+        self._stats: QueryStats | None = None
 
     # -- plan access ------------------------------------------------------------------
     @property
@@ -485,7 +490,42 @@ class DataFrame(GlobalAggregations):
             return
         from spillframe.api.execution import execute
 
-        yield from execute(self._plan)
+        yield from execute(self._plan, self._keep_stats)
+
+    def _keep_stats(self, stats: QueryStats) -> None:
+        self._stats = stats
+
+    def stats(self) -> QueryStats:
+        """What the last query this DataFrame ran did, stage by stage.
+
+        Every eager call (``collect``, ``show``, ``to_pandas``, ``count_rows``,
+        ``write_*``, ``explain(analyze=True)``...) replaces it; reading a collected
+        DataFrame's cached partitions runs no query and keeps it. Per stage: operator,
+        tasks, wall time, rows and bytes out, peak reserved memory, spilled bytes and
+        objects (and worker restarts on Dask), next to the planner's estimates; see
+        :class:`spillframe.runners.stats.QueryStats`. ``to_pandas()`` gives a table.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"a": [1, 2, 3]}, num_partitions=2)
+        >>> df.where(sf.col("a") > 1).count_rows()
+        2
+        >>> df.stats()
+        Traceback (most recent call last):
+        ...
+        ValueError: no query has run on this DataFrame yet: ...
+        >>> df = df.collect()
+        >>> df.stats().stage(0).tasks, df.stats().rows_out
+        (2, 3)
+        """
+        if self._stats is None:
+            raise ValueError(
+                "no query has run on this DataFrame yet: stats() describes the last eager "
+                "call on this same DataFrame (collect(), show(), to_pandas(), "
+                "explain(analyze=True)...)"
+            )
+        return self._stats
 
     def collect(self) -> DataFrame:
         """Run the query and keep its partitions; later queries start from them.
@@ -571,8 +611,12 @@ class DataFrame(GlobalAggregations):
         if self._cache is not None:
             return sum(t.num_rows for t in self._cache)
         first = self.column_names[0]
-        counted = L.Aggregate(self._plan, keys=(), aggs=(col(first).count("all").alias("count"),))
-        return DataFrame(counted).to_pydict()["count"][0]
+        counted = DataFrame(
+            L.Aggregate(self._plan, keys=(), aggs=(col(first).count("all").alias("count"),))
+        )
+        count = counted.to_pydict()["count"][0]
+        self._stats = counted._stats
+        return count
 
     def __len__(self) -> int:
         return self.count_rows()
@@ -592,13 +636,24 @@ class DataFrame(GlobalAggregations):
         +-------+
         (showing 1 rows)
         """
-        table = self.limit(n).to_arrow()
+        limited = self.limit(n)
+        table = limited.to_arrow()
+        self._stats = limited._stats or self._stats
         print(_format_table(table), file=file or sys.stdout)
 
-    def explain(self, show_all: bool = False, file: TextIO | None = None) -> None:
+    def explain(
+        self, show_all: bool = False, file: TextIO | None = None, analyze: bool = False
+    ) -> None:
         """Print the plan: optimized and physical (and the unoptimized with ``show_all``).
 
-        The physical plan lists every stage with its partition count and estimated bytes.
+        The physical plan lists every stage with its partition count, estimated bytes
+        and rows, and the memory one of its tasks reserves. With ``analyze=True`` the
+        query runs first (like DuckDB's ``EXPLAIN ANALYZE``; its rows are dropped) and
+        each stage gets an ``actual:`` line beside the estimates: tasks, wall time,
+        rows and bytes out, peak reserved memory, spilled bytes and objects (and
+        worker restarts on Dask); :meth:`stats` holds the same numbers afterwards.
+        The text is plain (no colours, no box drawing, one stage per line): it reads
+        the same in a terminal and in a notebook cell.
 
         Examples
         --------
@@ -610,10 +665,22 @@ class DataFrame(GlobalAggregations):
         <BLANKLINE>
         == Physical plan ==
         Stage 0: from-memory-filter, 1 partitions, est. ... [output]
+        >>> sf.from_pydict({"a": [1, 2]}).where(sf.col("a") > 1).explain(analyze=True)
+        ... # doctest: +ELLIPSIS
+        == Optimized logical plan ==
+        ...
+        == Physical plan, analyzed ==
+        Ran query q... on py: ... s, 1 rows, spilled 0 B in 0 objects
+        Stage 0: from-memory-filter, 1 partitions, est. ... [output]
+            actual: 1/1 tasks, ... s, 1 rows, ... out, peak reserved ..., spilled 0 B (0 objects)
         """
-        from spillframe.api.execution import explain_text
+        from spillframe.api.execution import analyze_text, explain_text
 
-        print(explain_text(self._builder, show_all), file=file or sys.stdout)
+        if analyze:
+            text, self._stats = analyze_text(self._builder, show_all)
+        else:
+            text = explain_text(self._builder, show_all)
+        print(text, file=file or sys.stdout)
 
     def write_parquet(
         self,
@@ -677,7 +744,13 @@ class DataFrame(GlobalAggregations):
         from spillframe.io.write import write_files
 
         paths = write_files(
-            self, file_format, root_dir, write_mode, partition_cols, options, execute
+            self,
+            file_format,
+            root_dir,
+            write_mode,
+            partition_cols,
+            options,
+            functools.partial(execute, on_stats=self._keep_stats),
         )
         return from_pydict({"path": paths})
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 
@@ -12,6 +13,7 @@ from spillframe.optimizer import optimize
 from spillframe.physical.lower import lower_plan
 from spillframe.physical.plan import PhysicalPlan, Stage
 from spillframe.runners.base import Runner, get_runner
+from spillframe.runners.stats import QueryRecorder, QueryStats
 
 
 def physical_plan(
@@ -34,39 +36,96 @@ def query_name(plan: LogicalPlan) -> str:
     return f"spillframe-{type(plan).__name__.lower()}-from-{'-'.join(sorted(set(sources)))}"
 
 
-def execute(plan: LogicalPlan) -> Iterator[pa.Table]:
+StatsSink = Callable[[QueryStats], None]
+
+
+def execute(plan: LogicalPlan, on_stats: StatsSink | None = None) -> Iterator[pa.Table]:
     """Run ``plan`` on the active runner; yields its partitions in order.
 
     A final ``limit`` is enforced here for every runner: once enough rows arrived
-    the runner's stream is closed, which stops the work still outstanding.
+    the runner's stream is closed, which stops the work still outstanding. When the
+    stream ends (exhausted, closed early or failed) ``on_stats`` receives the query's
+    :class:`QueryStats`.
     """
     runner = get_runner()
     physical = physical_plan(plan, query_name(plan), runner_config(runner))
-    stream = runner.run(physical)
+    return run_physical(physical, runner, on_stats)
+
+
+def run_physical(
+    physical: PhysicalPlan, runner: Runner, on_stats: StatsSink | None = None
+) -> Iterator[pa.Table]:
+    """Run an already lowered plan on ``runner`` (see :func:`execute`)."""
+    recorder = QueryRecorder(physical, runner.name)
+    recorded = runner.records_stats
+    stream = runner.run(physical, stats=recorder) if recorded else runner.run(physical)
     remaining = physical.limit
+    complete = False
     try:
+        last = time.time()
         for table in stream:
+            if not recorded:  # what the core sees: the output partitions
+                now = time.time()
+                recorder.task_finished(
+                    physical.output_stage, last, now, table.num_rows, table.nbytes, 0
+                )
+                last = now
             if remaining is not None:
                 table = table.slice(0, remaining)
                 remaining -= table.num_rows
             yield table
             if remaining is not None and remaining <= 0:
                 break
+        else:
+            complete = True
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
             close()
+        stats = recorder.finish(complete)
+        if on_stats is not None:
+            on_stats(stats)
 
 
 def explain_text(plan: LogicalPlan, show_all: bool) -> str:
     """The text ``DataFrame.explain`` prints."""
     optimized = optimize(plan)
     physical = lower_plan(optimized, config=runner_config(get_runner()))
+    return _explain_sections(plan, optimized, physical, None, show_all)
+
+
+def analyze_text(plan: LogicalPlan, show_all: bool) -> tuple[str, QueryStats]:
+    """Run ``plan`` (dropping its rows) and return the text of
+    ``explain(analyze=True)`` and the query's stats."""
+    runner = get_runner()
+    optimized = optimize(plan)
+    physical = lower_plan(optimized, query_name(plan), runner_config(runner))
+    received: list[QueryStats] = []
+    for _ in run_physical(physical, runner, received.append):
+        pass
+    stats = received[0]
+    return _explain_sections(plan, optimized, physical, stats, show_all), stats
+
+
+def _explain_sections(
+    plan: LogicalPlan,
+    optimized: LogicalPlan,
+    physical: PhysicalPlan,
+    stats: QueryStats | None,
+    show_all: bool,
+) -> str:
     sections = []
     if show_all:
         sections.append("== Unoptimized logical plan ==\n" + logical_text(plan))
     sections.append("== Optimized logical plan ==\n" + logical_text(optimized))
-    sections.append("== Physical plan ==\n" + physical_text(physical))
+    if stats is None:
+        sections.append("== Physical plan ==\n" + physical_text(physical))
+    else:
+        sections.append(
+            "== Physical plan, analyzed ==\n"
+            + f"Ran {stats.summary()}\n"
+            + physical_text(physical, stats)
+        )
     return "\n\n".join(sections)
 
 
@@ -76,7 +135,8 @@ def logical_text(plan: LogicalPlan, depth: int = 0) -> str:
     return "\n".join(lines)
 
 
-def physical_text(plan: PhysicalPlan) -> str:
+def physical_text(plan: PhysicalPlan, stats: QueryStats | None = None) -> str:
+    """One line per stage (and, with ``stats``, an ``actual:`` line under it)."""
     lines = []
     for stage in plan.topological_stages():
         inputs = sorted({r.stage_id for t in stage.tasks for r in t.refs()})
@@ -90,9 +150,27 @@ def physical_text(plan: PhysicalPlan) -> str:
             f"Stage {stage.id}: {stage.name}, {stage.num_partitions} partitions, "
             f"est. {size}{rows}{detail}{reads}{extra}{marker}"
         )
+        if stats is not None:
+            lines.append("    actual: " + _actuals(stats, stage.id))
     if plan.limit is not None:
         lines.append(f"Output stops after {plan.limit} rows")
     return "\n".join(lines)
+
+
+def _actuals(stats: QueryStats, stage_id: int) -> str:
+    """``4/4 tasks, 0.120 s, 98 rows, 11.2 MiB out, peak reserved 80.0 MiB, ...``."""
+    try:
+        s = stats.stage(stage_id)
+    except KeyError:
+        return "not run (not needed for the output)"
+    text = (
+        f"{s.tasks}/{s.planned_tasks} tasks, {s.wall_seconds:.3f} s, {s.rows_out} rows, "
+        f"{_bytes(s.bytes_out)} out, peak reserved {_bytes(s.peak_reserved_bytes)}, "
+        f"spilled {_bytes(s.spilled_bytes)} ({s.spilled_objects} objects)"
+    )
+    if stats.runner != "py":
+        text += f", {s.worker_restarts} worker restarts"
+    return text
 
 
 def _task_resources(stage: Stage) -> str:

@@ -37,9 +37,16 @@ class Runner(ABC):
 
     Subclasses set ``name`` and implement :meth:`run`; ``run`` returns an
     iterator, and closing it early (``show``, ``limit``) must stop outstanding work.
+
+    A runner that sets ``records_stats = True`` takes ``run(plan, stats=recorder)``:
+    a :class:`spillframe.runners.stats.QueryRecorder` it fills with every finished
+    task, spilled bytes and lost workers (what ``df.stats()`` shows); it also logs
+    spill alerts through it. For other runners the core records what it sees itself:
+    the output partitions.
     """
 
     name: str = ""
+    records_stats: bool = False
 
     def __init__(self, **options: Any) -> None:
         self.options = dict(options)

@@ -14,6 +14,7 @@ import heapq
 import os
 import sys
 import threading
+import time
 from collections.abc import Hashable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from spillframe.physical.plan import (
 )
 from spillframe.runners.base import Runner
 from spillframe.runners.spill import SpillStore
+from spillframe.runners.stats import QueryRecorder
 from spillframe.units import format_bytes, parse_bytes
 
 MiB = 1 << 20
@@ -119,6 +121,7 @@ class PyRunner(Runner):
     """
 
     name = "py"
+    records_stats = True
 
     def __init__(
         self,
@@ -174,9 +177,10 @@ class PyRunner(Runner):
                 self._pool = ThreadPoolExecutor(self.num_threads, thread_name_prefix="spillframe")
             return self._pool
 
-    def run(self, plan: PhysicalPlan) -> Iterator[pa.Table]:
-        """Yield the output partitions in order (see :class:`Runner`)."""
-        execution = _Execution(plan, self)
+    def run(self, plan: PhysicalPlan, stats: QueryRecorder | None = None) -> Iterator[pa.Table]:
+        """Yield the output partitions in order, recording every task in ``stats``
+        (see :class:`Runner`)."""
+        execution = _Execution(plan, self, stats or QueryRecorder(plan, self.name))
         execution.check_resources()
         return execution.stream()
 
@@ -207,11 +211,14 @@ class _Execution:
     gets the budget).
     """
 
-    def __init__(self, plan: PhysicalPlan, runner: PyRunner) -> None:
+    def __init__(self, plan: PhysicalPlan, runner: PyRunner, recorder: QueryRecorder) -> None:
         self.plan = plan
         self.runner = runner
+        self.recorder = recorder
         self.keys = plan.reachable()
-        self.store = SpillStore(runner.memory_limit, runner.spill_dir, runner.spill_limit)
+        self.store = SpillStore(
+            runner.memory_limit, runner.spill_dir, runner.spill_limit, self._stored_spilled
+        )
         self.priority = plan.first_output()
         self.waiting_on: dict[Key, int] = {}
         self.readers: dict[Hashable, int] = {}
@@ -336,6 +343,7 @@ class _Execution:
         happens here, not on the scheduling thread)."""
         task = self.plan.task(key)
         released = False
+        start = time.time()
         try:
             self.store.make_room()
 
@@ -358,8 +366,12 @@ class _Execution:
                 self.store.record_kernel_spill(
                     grant.spilled_bytes, grant.spilled_objects, grant.write_seconds
                 )
+                self.recorder.spilled(
+                    key[0], grant.spilled_bytes, grant.spilled_objects, grant.write_seconds, "local"
+                )
             outputs = list(enumerate(result)) if task.num_outputs > 1 else [(None, result)]
             del result
+            self._record(key, start, outputs, grant.limit)
             kept = [(j, t) for j, t in outputs if self._is_needed((*key, j), t)]
             del outputs
             for i, (j, table) in enumerate(kept):
@@ -371,6 +383,23 @@ class _Execution:
                 self.store.release(grant.limit)
             if self.runner.release_after_tasks:
                 pa.default_memory_pool().release_unused()
+
+    def _record(
+        self, key: Key, start: float, outputs: list[tuple[Any, Any]], reserved: int
+    ) -> None:
+        tables = [t for _, t in outputs if isinstance(t, pa.Table)]
+        self.recorder.task_finished(
+            key[0],
+            start,
+            time.time(),
+            sum(t.num_rows for t in tables),
+            sum(t.nbytes for t in tables),
+            reserved,
+        )
+
+    def _stored_spilled(self, store_key: Hashable, nbytes: int, seconds: float) -> None:
+        """The store wrote a task output to disk: count it for the stage that made it."""
+        self.recorder.spilled(store_key[0], nbytes, 1, seconds, "local")  # type: ignore[index]
 
     def _is_needed(self, store_key: tuple[int, int, int | None], table: Any) -> bool:
         if not isinstance(table, pa.Table):
@@ -425,7 +454,7 @@ class _Execution:
         for future in self.running:
             future.cancel()
         wait(list(self.running))
-        self.store.flush_alert()
+        self.recorder.alert()
         self.runner.last_spill_stats = self.store.stats
         self.store.close()
         # The query's intermediate data is gone. When the process is above half its

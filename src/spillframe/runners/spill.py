@@ -9,14 +9,13 @@ more, and the directory when the store closes.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -24,10 +23,7 @@ import pyarrow as pa
 from spillframe.errors import SpillError
 from spillframe.kernels.budget import SPILL_COMPRESSION
 
-logger = logging.getLogger("spillframe")
-
 MiB = 1 << 20
-ALERT_INTERVAL_SECONDS = 5.0
 # Read on the reading thread (see the write options in SpillStore._write).
 _READ_OPTIONS = pa.ipc.IpcReadOptions(use_threads=False)
 
@@ -64,12 +60,20 @@ class SpillStore:
         Parent directory for this store's private spill directory.
     spill_limit : int, optional
         Most bytes this store may write to disk; more raises :class:`SpillError`.
+    on_spill : callable, optional
+        ``on_spill(key, nbytes, seconds)`` after each table is written to disk (the
+        runner counts it for the key's stage and alerts the user).
     """
 
     def __init__(
-        self, memory_limit: int, spill_dir: str | None = None, spill_limit: int | None = None
+        self,
+        memory_limit: int,
+        spill_dir: str | None = None,
+        spill_limit: int | None = None,
+        on_spill: Callable[[Hashable, int, float], None] | None = None,
     ) -> None:
         self.memory_limit = memory_limit
+        self.on_spill = on_spill
         self.spill_limit = spill_limit
         self._parent = spill_dir or tempfile.gettempdir()
         self._dir: str | None = None
@@ -85,8 +89,6 @@ class SpillStore:
         self._lock = threading.RLock()
         self._counter = 0
         self.stats = SpillStats()
-        self._alert = SpillStats()
-        self._last_alert = time.monotonic()
 
     # -- public ---------------------------------------------------------------------
     @property
@@ -204,11 +206,9 @@ class SpillStore:
     def record_kernel_spill(self, nbytes: int, objects: int, seconds: float) -> None:
         """Count what a kernel spilled itself (an out-of-core sort, join or aggregation)."""
         with self._lock:
-            for stats in (self.stats, self._alert):
-                stats.spilled_bytes += nbytes
-                stats.spilled_objects += objects
-                stats.write_seconds += seconds
-        self._maybe_alert()
+            self.stats.spilled_bytes += nbytes
+            self.stats.spilled_objects += objects
+            self.stats.write_seconds += seconds
 
     def close(self) -> None:
         """Drop every entry and delete the spill directory."""
@@ -250,16 +250,16 @@ class SpillStore:
                             self._memory[k] = t
                 raise
             self._written(key, table, path, size, seconds)
-        self._maybe_alert()
+            if self.on_spill is not None:
+                self.on_spill(key, table.nbytes, seconds)
 
     def _written(
         self, key: Hashable, table: pa.Table, path: str, size: int, seconds: float
     ) -> None:
         with self._lock:
-            for stats in (self.stats, self._alert):
-                stats.spilled_bytes += table.nbytes
-                stats.spilled_objects += 1
-                stats.write_seconds += seconds
+            self.stats.spilled_bytes += table.nbytes
+            self.stats.spilled_objects += 1
+            self.stats.write_seconds += seconds
             if self._writing.get(key) is table:
                 del self._writing[key]
                 self._writing_bytes -= table.nbytes
@@ -324,32 +324,6 @@ class SpillStore:
         with self._lock:
             self.stats.unspilled_objects += 1
         return table
-
-    def _maybe_alert(self) -> None:
-        now = time.monotonic()
-        if self._alert.spilled_objects and now - self._last_alert >= ALERT_INTERVAL_SECONDS:
-            self.flush_alert()
-
-    def flush_alert(self) -> None:
-        """Log what was spilled since the last alert (at most one line)."""
-        with self._lock:
-            alert, self._alert = self._alert, SpillStats()
-            self._last_alert = time.monotonic()
-        if alert.spilled_objects:
-            logger.warning(
-                spill_message(
-                    alert.spilled_bytes, alert.spilled_objects, alert.write_seconds, "local"
-                )
-            )
-
-
-def spill_message(nbytes: int, objects: int, seconds: float, worker: str) -> str:
-    """``Spilled 1690 MiB, 9 objects, write throughput 576 MiB/s (worker ...)``."""
-    throughput = nbytes / MiB / seconds if seconds > 0 else float("inf")
-    return (
-        f"Spilled {nbytes / MiB:.0f} MiB, {objects} objects, "
-        f"write throughput {throughput:.0f} MiB/s (worker {worker})"
-    )
 
 
 def _unlink(path: str) -> None:
