@@ -12,10 +12,13 @@ from spillframe_dask.runner import DaskRunner
 
 from spillframe.errors import RunnerError
 from spillframe.physical.plan import PhysicalPlan, StageBuilder, Task, TaskRef
+from spillframe.runners.alerts import SPILL_REMEDIES
+from spillframe.runners.stats import QueryRecorder
 
 MIB = 1024**2
 ALERT = re.compile(
-    r"^Spilled \d+ MiB, \d+ objects, write throughput \d+ MiB/s \(worker tcp://[\d.:]+\)$"
+    r"^Spilled \d+ MiB, \d+ objects, write throughput \d+ MiB/s "
+    r"\(worker tcp://[\d.:]+, query (?P<query>q\d+), stage make-bytes\)$"
 )
 
 
@@ -51,10 +54,12 @@ def spilling_plan(parts: int, nbytes: int) -> PhysicalPlan:
     return PhysicalPlan(b.stages, out.id, name="spill-test")
 
 
-def test_spilling_is_logged_on_the_spillframe_logger(small_runner, caplog):
+def test_spilling_is_logged_naming_query_and_stage_and_counted_in_stats(small_runner, caplog):
     caplog.set_level(logging.WARNING, logger="spillframe")
     start = time.monotonic()
-    (out,) = small_runner.run(spilling_plan(parts=8, nbytes=16 * MIB))
+    plan = spilling_plan(parts=8, nbytes=16 * MIB)
+    recorder = QueryRecorder(plan, "dask")
+    (out,) = small_runner.run(plan, stats=recorder)
     assert out.column("rows").to_pylist() == [8 * 16 * MIB // 8]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -63,13 +68,19 @@ def test_spilling_is_logged_on_the_spillframe_logger(small_runner, caplog):
             break
         time.sleep(0.2)
     elapsed = time.monotonic() - start
+    stats = recorder.finish()
     lines = [r.getMessage() for r in caplog.records if r.name == "spillframe"]
-    assert lines, "no spill alert was logged"
-    assert all(ALERT.match(line) for line in lines), lines
-    spilled = sum(int(line.split()[1]) for line in lines)
+    alerts = [line for line in lines if line.startswith("Spilled ")]
+    assert alerts, "no spill alert was logged"
+    assert all(ALERT.match(line)["query"] == stats.query_id for line in alerts), alerts
+    assert lines.count(SPILL_REMEDIES) == 1 and lines[1] == SPILL_REMEDIES
+    spilled = sum(int(line.split()[1]) for line in alerts)
     assert spilled >= 16  # at least one 16 MiB partition went to disk
     # At most one line per spill_alert_interval (1 s) per worker.
-    assert len(lines) <= elapsed / 1.0 + 1
+    assert len(alerts) <= elapsed / 1.0 + 1
+    scan = stats.stages[0]
+    assert scan.name == "make-bytes" and scan.spilled_bytes >= 16 * MIB
+    assert scan.spilled_objects >= 1 and stats.spilled_bytes == scan.spilled_bytes
 
 
 def test_retries_exhausted_names_operator_partition_and_remedies(small_runner):

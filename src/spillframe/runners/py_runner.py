@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import heapq
 import os
-import sys
 import threading
 import time
 from collections.abc import Hashable, Iterator
@@ -36,6 +35,7 @@ from spillframe.physical.plan import (
     resolve_args,
 )
 from spillframe.runners.base import Runner
+from spillframe.runners.progress import stage_bars, wants_progress
 from spillframe.runners.spill import SpillStore
 from spillframe.runners.stats import QueryRecorder
 from spillframe.units import format_bytes, parse_bytes
@@ -159,9 +159,7 @@ class PyRunner(Runner):
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.last_spill_stats = None
-        if progress is None:
-            progress = os.environ.get("SPILLFRAME_PROGRESS", "") == "1" or sys.stderr.isatty()
-        self.progress = progress
+        self.progress = wants_progress(progress)
 
     def planning_defaults(self) -> dict[str, Any]:
         """Partitions small enough that every thread's task fits the budget: the
@@ -430,23 +428,7 @@ class _Execution:
                 heapq.heappush(self.ready, (self.priority[dependent], dependent))
 
     def _progress_bars(self) -> dict[int, Any]:
-        if not self.runner.progress:
-            return {}
-        from tqdm.auto import tqdm
-
-        counts: dict[int, int] = {}
-        for stage_id, _ in self.keys:
-            counts[stage_id] = counts.get(stage_id, 0) + 1
-        return {
-            sid: tqdm(
-                total=n,
-                desc=f"{self.plan.stages[sid].name} [{sid}]",
-                leave=False,
-                unit="task",
-                position=i,
-            )
-            for i, (sid, n) in enumerate(sorted(counts.items()))
-        }
+        return stage_bars(self.plan, self.keys) if self.runner.progress else {}
 
     def _shutdown(self) -> None:
         for bar in self.bars.values():

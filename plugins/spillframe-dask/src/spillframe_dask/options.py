@@ -58,6 +58,10 @@ class DaskRunnerOptions:
         A cluster at ``address`` keeps its scheduler's own setting.
     spill_alert_interval : float
         Minimum seconds between two spill log lines of one worker.
+    progress : bool, optional
+        Show a tqdm progress bar per stage (named by its operator), fed by the events
+        workers publish as tasks finish; default: when stderr is a terminal, or when
+        ``SPILLFRAME_PROGRESS=1`` (the py runner's rule).
     arrow_memory_pool : {"jemalloc", "system", "mimalloc"} or None
         Arrow's allocator in the workers of a LocalCluster the runner starts.
         ``"jemalloc"`` (the default where pyarrow has it, else ``"system"``) is fast
@@ -83,6 +87,7 @@ class DaskRunnerOptions:
     allowed_failures: int | None = None
     no_workers_timeout: float | None = 60.0
     spill_alert_interval: float = 5.0
+    progress: bool | None = None
     arrow_memory_pool: str | None = "jemalloc"
 
     def __post_init__(self) -> None:

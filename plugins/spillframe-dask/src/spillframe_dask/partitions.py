@@ -13,6 +13,7 @@ received frame (Acero warns about, and may mis-handle, such buffers).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ import psutil
 import pyarrow as pa
 
 from spillframe.kernels.budget import MemoryGrant, granted
+from spillframe_dask.metrics import report_task
 
 # A table is copied when its buffers exceed its visible bytes by this factor (plus
 # a small constant, so tiny tables are never copied for nothing).
@@ -107,11 +109,15 @@ def execute_kernel(
     *args
         The kernel's arguments, references already replaced by partitions.
     """
+    start = time.time()
+    grant = worker_grant(reservation)
     try:
-        with granted(worker_grant(reservation)):
+        with granted(grant):
             result = kernel(*args)
         if num_outputs == 1:
-            return compact_table(result)
+            table = compact_table(result)
+            report_task(start, [table], grant)
+            return table
         buckets = list(result)
     finally:
         # Hand the kernel's scratch memory back to the OS now: the worker's pause
@@ -122,7 +128,9 @@ def execute_kernel(
             f"kernel {getattr(kernel, '__name__', kernel)!r} returned {len(buckets)} "
             f"buckets, but its task declares num_outputs={num_outputs}"
         )
-    return [compact_table(bucket) for bucket in buckets]
+    tables = [compact_table(bucket) for bucket in buckets]
+    report_task(start, tables, grant)
+    return tables
 
 
 def select_bucket(buckets: list[Any], index: int) -> Any:

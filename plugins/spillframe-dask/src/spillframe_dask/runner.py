@@ -27,10 +27,13 @@ from spillframe.config import Config
 from spillframe.errors import RunnerError
 from spillframe.physical.plan import PhysicalPlan
 from spillframe.runners.base import Runner
+from spillframe.runners.progress import stage_bars, wants_progress
+from spillframe.runners.stats import QueryRecorder
 from spillframe_dask.graph import DaskGraph, TaskInfo, build_graph
+from spillframe_dask.metrics import TASK_TOPIC, QueryMonitor
 from spillframe_dask.options import DaskRunnerOptions
 from spillframe_dask.resources import WorkerCapacity, annotator, check_requests, read_capacities
-from spillframe_dask.spill import TOPIC, SpillReporter, log_spill_event
+from spillframe_dask.spill import TOPIC, SpillReporter
 from spillframe_dask.trim import MemoryTrimmer
 
 logger = logging.getLogger("spillframe")
@@ -54,10 +57,13 @@ class DaskRunner(Runner):
     """
 
     name = "dask"
+    records_stats = True
 
     def __init__(self, **options: Any) -> None:
         self.config = DaskRunnerOptions.from_kwargs(options)
         super().__init__(**options)
+        self.progress = wants_progress(self.config.progress)
+        self.monitor = QueryMonitor()
         self.cluster: distributed.LocalCluster | None = None
         self.client: distributed.Client | None = None
         try:
@@ -83,7 +89,13 @@ class DaskRunner(Runner):
             )
         self.client.register_plugin(SpillReporter(interval=cfg.spill_alert_interval))
         self.client.register_plugin(MemoryTrimmer())
-        self.client.subscribe_topic(TOPIC, log_spill_event)
+        self.client.subscribe_topic(TOPIC, self._on_spill)
+        self.client.subscribe_topic(TASK_TOPIC, self.monitor.on_task)
+
+    def _on_spill(self, event: tuple[float, dict[str, Any]]) -> None:
+        line = self.monitor.on_spill(event)
+        if line is not None:
+            logger.warning(line)
 
     @property
     def dashboard_link(self) -> str | None:
@@ -143,6 +155,7 @@ class DaskRunner(Runner):
             # The connection may be gone already (scheduler closed first).
             with contextlib.suppress(Exception):
                 client.unsubscribe_topic(TOPIC)
+                client.unsubscribe_topic(TASK_TOPIC)
             client.close()
         if cluster is not None:
             cluster.close()
@@ -154,25 +167,39 @@ class DaskRunner(Runner):
 
     # -- queries --------------------------------------------------------------
 
-    def run(self, plan: PhysicalPlan) -> Iterator[pa.Table]:
+    def run(self, plan: PhysicalPlan, stats: QueryRecorder | None = None) -> Iterator[pa.Table]:
         """Submit ``plan`` as one graph and stream its output partitions in order.
 
         Resource requests are checked against the workers before anything runs;
-        a request no worker can satisfy raises ResourceError at once.
+        a request no worker can satisfy raises ResourceError at once. Every task the
+        workers finish is recorded in ``stats`` (and counted on its stage's progress
+        bar) from the event it publishes (:mod:`spillframe_dask.metrics`).
         """
         client = self._require_client()
         capacities = self.workers()
         check_requests(plan, capacities)
         graph = build_graph(plan, annotator(capacities))
-        return self._stream(client, plan.name, graph)
+        recorder = stats or QueryRecorder(plan, self.name)
+        recorder.alert_interval = self.config.spill_alert_interval
+        return self._stream(client, plan, graph, recorder)
 
     def _stream(
-        self, client: distributed.Client, name: str, graph: DaskGraph
+        self,
+        client: distributed.Client,
+        plan: PhysicalPlan,
+        graph: DaskGraph,
+        recorder: QueryRecorder,
     ) -> Iterator[pa.Table]:
-        with distributed.span(name):
-            futures: list[distributed.Future | None] = list(
-                client.get(graph.graph, graph.output_keys, sync=False)
-            )
+        bars = stage_bars(plan, plan.reachable()) if self.progress else {}
+        self.monitor.watch(graph, recorder, bars)
+        try:
+            with distributed.span(plan.name):
+                futures: list[distributed.Future | None] = list(
+                    client.get(graph.graph, graph.output_keys, sync=False)
+                )
+        except BaseException:
+            self.monitor.unwatch(graph.token)
+            raise
         try:
             for index in range(len(futures)):
                 future = futures[index]
@@ -190,6 +217,9 @@ class DaskRunner(Runner):
             remaining = [f for f in futures if f is not None]
             if remaining and self.client is not None:
                 client.cancel(remaining)
+            if self.client is not None:
+                self.monitor.count_lost_workers(client, graph.token)
+            self.monitor.unwatch(graph.token)
 
 
 def _start_local_cluster(cfg: DaskRunnerOptions) -> distributed.LocalCluster:

@@ -4,10 +4,12 @@ Each worker's :class:`SpillReporter` polls the counters its ``SpillBuffer``
 keeps of disk writes (``cumulative_metrics[("disk-write", ...)]``, fed both when
 managed memory passes the ``target`` threshold and when the memory monitor
 evicts past ``spill``). At most once per ``interval`` seconds it publishes what
-was written since its last report as a worker event on :data:`TOPIC`; the client
-turns each event into one line on the ``spillframe`` logger::
+was written since its last report as a worker event on :data:`TOPIC`, with the keys
+that went to disk since then grouped by key name (``hash-join-<token>-3``: query
+and stage); the client turns each event into one line on the ``spillframe`` logger
+(see :class:`spillframe_dask.metrics.QueryMonitor`)::
 
-    Spilled 1690 MiB, 9 objects, write throughput 576 MiB/s (worker tcp://...)
+    Spilled 340 MiB, 12 objects, write throughput 576 MiB/s (worker tcp://..., query q3, stage hash-join)
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 from tornado.ioloop import PeriodicCallback
+
+from spillframe.runners.alerts import spill_alert
 
 logger = logging.getLogger("spillframe")
 
@@ -53,7 +57,7 @@ def read_counters(data: Any) -> SpillCounters | None:
 
 
 def format_alert(event: dict[str, Any]) -> str:
-    """The log line for one spill event.
+    """The log line for one spill event of no known query.
 
     Examples
     --------
@@ -61,12 +65,24 @@ def format_alert(event: dict[str, Any]) -> str:
     ...               "worker": "tcp://127.0.0.1:4000"})
     'Spilled 1690 MiB, 9 objects, write throughput 576 MiB/s (worker tcp://127.0.0.1:4000)'
     """
-    spilled = event["bytes"] / MIB
-    throughput = spilled / event["seconds"] if event["seconds"] > 0 else float("inf")
-    return (
-        f"Spilled {spilled:.0f} MiB, {int(event['count'])} objects, "
-        f"write throughput {throughput:.0f} MiB/s (worker {event['worker']})"
-    )
+    return spill_alert(event["bytes"], event["count"], event["seconds"], event["worker"])
+
+
+def spilled_groups(worker: Any, seen: set[Any]) -> tuple[dict[str, list[float]], set[Any]]:
+    """Keys on ``worker``'s disk that are not in ``seen``, as ``{key name: [bytes,
+    count]}`` (bytes as the worker measured them in memory), and the keys on disk now."""
+    disk = getattr(worker.data, "disk", None)
+    if disk is None:
+        return {}, set()
+    on_disk = set(disk.keys())
+    groups: dict[str, list[float]] = {}
+    for key in on_disk - seen:
+        name = key[0] if isinstance(key, tuple) else str(key)
+        state = worker.state.tasks.get(key)
+        entry = groups.setdefault(name, [0.0, 0])
+        entry[0] += getattr(state, "nbytes", None) or 0
+        entry[1] += 1
+    return groups, on_disk
 
 
 class SpillReporter(WorkerPlugin):
@@ -90,6 +106,7 @@ class SpillReporter(WorkerPlugin):
         self._callback: PeriodicCallback | None = None
         self._reported = SpillCounters()
         self._last_report = float("-inf")
+        self._on_disk: set[Any] = set()
 
     def setup(self, worker: Any) -> None:
         # Importing the plugin's package registers the compact-table sizeof here too.
@@ -115,6 +132,7 @@ class SpillReporter(WorkerPlugin):
         if new.count <= 0 or now - self._last_report < self.interval:
             return
         self._reported, self._last_report = counters, now
+        groups, self._on_disk = spilled_groups(self._worker, self._on_disk)
         self._worker.log_event(
             TOPIC,
             {
@@ -122,11 +140,6 @@ class SpillReporter(WorkerPlugin):
                 "count": new.count,
                 "seconds": new.seconds,
                 "worker": self._worker.address,
+                "groups": groups,
             },
         )
-
-
-def log_spill_event(event: tuple[float, dict[str, Any]]) -> None:
-    """Client-side handler of :data:`TOPIC` events: one warning line each."""
-    _, message = event
-    logger.warning(format_alert(message))
