@@ -94,9 +94,37 @@ class DataFrame(GlobalAggregations):
                 raise SchemaError(missing_column_message(name, self.column_names))
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{f.name}: {f.type}" for f in self._plan.schema)
-        state = "materialized" if self._cache is not None else "lazy"
-        return f"DataFrame[{fields}] ({state})"
+        """A grid of the first rows when collected, of the columns when lazy; never
+        runs a query (see :mod:`spillframe.api.display`).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [1, 2]})  # doctest: +NORMALIZE_WHITESPACE
+        +-------+
+        | a     |
+        | int64 |
+        +=======+
+        +-------+
+        (No data to display: DataFrame not materialized; .show() runs the query for a
+        preview, .collect() runs all of it)
+        """
+        from spillframe.api.display import text
+
+        return text(self)
+
+    def _repr_html_(self) -> str:
+        """The notebook view: an HTML table of the first 8 cached rows when collected,
+        of the columns and types when lazy; never runs a query."""
+        from spillframe.api.display import html_table
+
+        return html_table(self)
+
+    def _repr_markdown_(self) -> str:
+        """The same view as a Markdown table; never runs a query."""
+        from spillframe.api.display import markdown_table
+
+        return markdown_table(self)
 
     # -- projection ----------------------------------------------------------------------
     def select(
@@ -534,8 +562,14 @@ class DataFrame(GlobalAggregations):
         --------
         >>> import spillframe as sf
         >>> df = sf.from_pydict({"a": [1, 2]}).where(sf.col("a") > 1).collect()
-        >>> df
-        DataFrame[a: int64] (materialized)
+        >>> df  # doctest: +NORMALIZE_WHITESPACE
+        +-------+
+        | a     |
+        | int64 |
+        +=======+
+        | 2     |
+        +-------+
+        (showing all 1 rows)
         """
         if self._cache is None:
             self._cache = list(self.iter_partitions())
