@@ -30,6 +30,7 @@ from spillframe.errors import (
     SourceError,
     SpillError,
     SpillframeError,
+    UDFError,
 )
 from spillframe.expr.expression import Expression, col, lit
 from spillframe.runners.base import (
@@ -74,6 +75,7 @@ __all__ = [
     "Series",
     "SourceError",
     "SpillError",
+    "UDFError",
     "SpillframeError",
     "UDF",
     "available_runners",

@@ -11,8 +11,10 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -68,24 +70,44 @@ class Config:
         return int(max(1, min(max(by_size, for_cores), self.max_exchange_partitions)))
 
 
-_CONFIG = [Config()]
-_EXPLICIT: list[frozenset[str]] = [frozenset()]  # names set by the user, per level
+# The session's settings (set_config outside any configure block, seen by every thread)
+# and, per thread (context), the stack of configure blocks entered there: a block changes
+# only the queries its own thread plans, so threads planning at once do not mix settings.
+_Level = tuple[Config, frozenset[str]]  # the settings, and the names the user set
+_SESSION: list[_Level] = [(Config(), frozenset())]
+_SESSION_LOCK = threading.Lock()
+_BLOCKS: contextvars.ContextVar[tuple[_Level, ...]] = contextvars.ContextVar(
+    "spillframe_config_blocks", default=()
+)
+
+
+def _current() -> _Level:
+    blocks = _BLOCKS.get()
+    return blocks[-1] if blocks else _SESSION[0]
 
 
 def get_config() -> Config:
-    """The settings in force."""
-    return _CONFIG[-1]
+    """The settings in force (in this thread's innermost ``configure`` block, if any)."""
+    return _current()[0]
 
 
 def set_config(**changes: Any) -> Config:
-    """Change settings for the rest of the session; unknown names raise TypeError."""
+    """Change settings for the rest of the session (or, inside a ``configure`` block, for
+    the rest of the block); unknown names raise TypeError."""
     valid = {f.name for f in dataclasses.fields(Config)}
     unknown = sorted(set(changes) - valid)
     if unknown:
         raise TypeError(f"unknown config option(s) {unknown}; valid: {sorted(valid)}")
-    _CONFIG[-1] = dataclasses.replace(_CONFIG[-1], **changes)
-    _EXPLICIT[-1] = _EXPLICIT[-1] | set(changes)
-    return _CONFIG[-1]
+    blocks = _BLOCKS.get()
+    if blocks:
+        config, explicit = blocks[-1]
+        level = (dataclasses.replace(config, **changes), explicit | set(changes))
+        _BLOCKS.set((*blocks[:-1], level))
+        return level[0]
+    with _SESSION_LOCK:
+        config, explicit = _SESSION[0]
+        _SESSION[0] = (dataclasses.replace(config, **changes), explicit | set(changes))
+        return _SESSION[0][0]
 
 
 def with_defaults(suggested: dict[str, Any]) -> Config:
@@ -98,17 +120,28 @@ def with_defaults(suggested: dict[str, Any]) -> Config:
     >>> with_defaults({"parallelism": 3}).parallelism
     3
     """
-    free = {k: v for k, v in suggested.items() if k not in _EXPLICIT[-1]}
-    return dataclasses.replace(_CONFIG[-1], **free) if free else _CONFIG[-1]
+    config, explicit = _current()
+    free = {k: v for k, v in suggested.items() if k not in explicit}
+    return dataclasses.replace(config, **free) if free else config
 
 
 @contextlib.contextmanager
 def configure(**changes: Any) -> Iterator[Config]:
-    """Change settings inside a ``with`` block only."""
-    _CONFIG.append(_CONFIG[-1])
-    _EXPLICIT.append(_EXPLICIT[-1])
+    """Change settings inside a ``with`` block only, for queries planned in this thread
+    (other threads keep the session's settings).
+
+    >>> import threading
+    >>> seen, outside = [], get_config().partition_bytes
+    >>> with configure(partition_bytes=12345):
+    ...     t = threading.Thread(target=lambda: seen.append(get_config().partition_bytes))
+    ...     t.start(); t.join()
+    ...     seen.append(get_config().partition_bytes)
+    >>> seen == [outside, 12345]
+    True
+    """
+    outer = _BLOCKS.get()
+    _BLOCKS.set((*outer, _current()))
     try:
         yield set_config(**changes)
     finally:
-        _CONFIG.pop()
-        _EXPLICIT.pop()
+        _BLOCKS.set(outer)

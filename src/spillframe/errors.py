@@ -29,6 +29,49 @@ class SpillError(RunnerError, OSError):
     """Spilling to disk failed: the spill directory is full or over its limit."""
 
 
+class UDFError(SpillframeError, RuntimeError):
+    """A user-defined function raised while a query ran.
+
+    The message names the UDF, the operator and the partition; the exception the UDF
+    raised is kept as ``original`` and as ``__cause__`` (so the traceback shows it).
+    It pickles with the original, so a runner on other processes raises the same.
+
+    Examples
+    --------
+    >>> err = UDFError("parse", ValueError("bad row")).locate("project", 1, 3)
+    >>> str(err)
+    "UDF 'parse' raised ValueError: bad row (operator 'project', stage 1, partition 3)"
+    >>> type(err.__cause__).__name__
+    'ValueError'
+    """
+
+    def __init__(
+        self,
+        udf: str,
+        original: BaseException,
+        operator: str = "",
+        stage: int | None = None,
+        partition: int | None = None,
+    ) -> None:
+        super().__init__(udf, original, operator, stage, partition)
+        self.udf, self.original = udf, original
+        self.operator, self.stage, self.partition = operator, stage, partition
+        self.__cause__ = original
+
+    def locate(self, operator: str, stage: int, partition: int) -> UDFError:
+        """Record where the UDF ran (a runner calls it; the first location stays)."""
+        if not self.operator:
+            self.operator, self.stage, self.partition = operator, stage, partition
+            self.args = (self.udf, self.original, operator, stage, partition)
+        return self
+
+    def __str__(self) -> str:
+        where = ""
+        if self.operator:
+            where = f" (operator {self.operator!r}, stage {self.stage}, partition {self.partition})"
+        return f"UDF {self.udf!r} raised {type(self.original).__name__}: {self.original}{where}"
+
+
 class SourceError(SpillframeError, OSError):
     """A file could not be found, read or unified with the other files."""
 

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from spillframe.errors import UDFError
 from spillframe.expr.expression import Expression, UdfCall
+from spillframe.kernels.budget import check_cancelled
 from spillframe.physical.plan import ResourceRequest
 
 
@@ -144,9 +146,14 @@ class UDF:
         chunks = []
         with self._instance() as fn:
             for start in range(0, num_rows, step):
+                check_cancelled()  # a stopped query stops here, between batches
                 batch = [Series(c.slice(start, step), n) for c, n in zip(columns, names)]
                 expected = min(step, num_rows - start)
-                chunks.append(self._to_array(fn(*batch, **kwargs), expected))
+                try:
+                    result = fn(*batch, **kwargs)
+                except Exception as exc:  # the user's code: name it (runners add where)
+                    raise UDFError(self.name, exc) from exc
+                chunks.append(self._to_array(result, expected))
         return pa.chunked_array(chunks, type=self.return_dtype)
 
     def _to_array(self, result: Any, expected: int) -> pa.Array:
@@ -201,8 +208,10 @@ class _Borrowed:
             args, kwargs = self.udf.init_args
             try:
                 self.instance = self.udf.func(*args, **kwargs)
-            except BaseException:
+            except BaseException as exc:
                 self.pool.put(None)
+                if isinstance(exc, Exception):  # the user's __init__: name the UDF
+                    raise UDFError(self.udf.name, exc) from exc
                 raise
         return self.instance
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+import spillframe as sf
 from spillframe import ExpressionTypeError, col, lit
 
 DATA = {
@@ -142,5 +143,6 @@ def test_apply_exception_propagates(sf_runner, make_df):
     def explode(v):
         raise KeyError(f"no {v}")
 
-    with pytest.raises(KeyError, match="no 3"):
+    with pytest.raises(sf.UDFError, match=r"'apply\(explode\)' raised KeyError: 'no 3'") as info:
         make_df(DATA).select(col("a").apply(explode, pa.int64())).to_arrow()
+    assert isinstance(info.value.__cause__, KeyError)

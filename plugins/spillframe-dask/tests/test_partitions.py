@@ -42,7 +42,7 @@ def test_compacting_keeps_empty_and_chunked_columns():
 
 
 def test_execute_kernel_compacts_every_bucket(big):
-    buckets = execute_kernel(k.split_slices, 4, 0, big, 4)
+    buckets = execute_kernel(k.split_slices, 4, 0, ("split", 0, 0), big, 4)
     assert sum(b.num_rows for b in buckets) == big.num_rows
     held = sum(b.get_total_buffer_size() for b in buckets)
     assert held < 1.2 * big.get_total_buffer_size()
@@ -50,7 +50,7 @@ def test_execute_kernel_compacts_every_bucket(big):
 
 def test_execute_kernel_checks_bucket_count(big):
     with pytest.raises(ValueError, match="returned 4 buckets, but its task declares num_outputs=3"):
-        execute_kernel(k.split_slices, 3, 0, big, 4)
+        execute_kernel(k.split_slices, 3, 0, ("split", 0, 0), big, 4)
 
 
 def test_sizeof_counts_what_a_table_keeps_alive(big):
@@ -98,7 +98,7 @@ def test_a_kernel_on_a_worker_is_granted_at_most_what_the_worker_has_left(dask_r
 
 def test_execute_kernel_grants_the_kernel(dask_runner):
     granted_limit = dask_runner.client.submit(
-        execute_kernel, k.grant_limit, 1, 3 << 20, pure=False
+        execute_kernel, k.grant_limit, 1, 3 << 20, ("grant", 0, 0), pure=False
     ).result()
     assert granted_limit.column("limit")[0].as_py() == max(
         3 << 20, dask_runner.workers()[0].memory_bytes // 16

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spillframe.errors import ExpressionTypeError, SchemaError, missing_column_message
+from spillframe.errors import ExpressionTypeError, SchemaError, UDFError, missing_column_message
 from spillframe.expr.expression import (
     AggExpr,
     Alias,
@@ -164,7 +164,10 @@ def _cast(expr: Cast, values: Any) -> Any:
 
 def _apply_rowwise(expr: PyApply, values: Any, num_rows: int) -> pa.Array:
     scalar = isinstance(values, pa.Scalar)
-    results = [expr.func(v) for v in ([values.as_py()] if scalar else values.to_pylist())]
+    try:
+        results = [expr.func(v) for v in ([values.as_py()] if scalar else values.to_pylist())]
+    except Exception as exc:  # the user's function: name it (runners add where it ran)
+        raise UDFError(f"apply({getattr(expr.func, '__name__', expr.func)})", exc) from exc
     try:
         array = pa.array(results, type=expr.return_dtype)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:

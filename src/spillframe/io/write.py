@@ -8,6 +8,7 @@ directory, so no partial file is ever visible.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -92,9 +93,11 @@ def write_files(
     root_dir = os.fspath(root_dir)
     if os.path.exists(root_dir) and not os.path.isdir(root_dir):
         raise SourceError(f"cannot write to {root_dir!r}: it is a file, not a directory")
+    created = _missing_ancestors(root_dir)
     os.makedirs(root_dir, exist_ok=True)
     staging = os.path.join(root_dir, f"{STAGING_PREFIX}{uuid.uuid4().hex}")
     os.makedirs(staging)
+    published = False
     try:
         plan = L.Write(
             df._builder,
@@ -106,9 +109,28 @@ def write_files(
         relative = [p for t in execute(plan) for p in t.column("path").to_pylist()]
         if write_mode == "overwrite":
             _remove_old_files(root_dir, staging)
-        return _publish(staging, root_dir, relative)
+        paths = _publish(staging, root_dir, relative)
+        published = True
+        return paths
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not published:
+            for directory in created:  # a failed write leaves no directory it made
+                with contextlib.suppress(OSError):
+                    os.rmdir(directory)
+
+
+def _missing_ancestors(path: str) -> list[str]:
+    """``path`` and its parents that do not exist yet, deepest first."""
+    missing = []
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
 
 
 def _check_csv_types(schema: pa.Schema) -> None:

@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Hashable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ import psutil
 import pyarrow as pa
 
 from spillframe.config import Config
-from spillframe.errors import ResourceError
+from spillframe.errors import ResourceError, UDFError
 from spillframe.kernels.budget import MemoryGrant, granted
 from spillframe.kernels.narrow import PartitionStream
 from spillframe.physical.memory import JOIN_FACTOR, SORT_FACTOR
@@ -36,7 +36,7 @@ from spillframe.physical.plan import (
 )
 from spillframe.runners.base import Runner
 from spillframe.runners.progress import stage_bars, wants_progress
-from spillframe.runners.spill import SpillStore
+from spillframe.runners.spill import SpillStats, SpillStore
 from spillframe.runners.stats import QueryRecorder
 from spillframe.units import format_bytes, parse_bytes
 
@@ -158,8 +158,19 @@ class PyRunner(Runner):
         self.capacity = Capacity(num_threads, num_gpus, psutil.virtual_memory().total)
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self.last_spill_stats = None
+        self._last = threading.local()
         self.progress = wants_progress(progress)
+
+    @property
+    def last_spill_stats(self) -> SpillStats | None:
+        """What the last query *this thread* ran spilled (None before the first): each
+        query has its own spill store, so queries run at once from several threads
+        never see each other's figures."""
+        return getattr(self._last, "spill_stats", None)
+
+    @last_spill_stats.setter
+    def last_spill_stats(self, stats: SpillStats | None) -> None:
+        self._last.spill_stats = stats
 
     def planning_defaults(self) -> dict[str, Any]:
         """Partitions small enough that every thread's task fits the budget: the
@@ -236,6 +247,8 @@ class _Execution:
         self.running: dict[Future[Any], tuple[Key, ResourceRequest]] = {}
         self.in_use = ResourceRequest(0, 0, 0)
         self.done: set[Key] = set()
+        # Set when the query stops early; running tasks stop at their next input or batch.
+        self.cancel = threading.Event()
         self.bars = self._progress_bars()
 
     def check_resources(self) -> None:
@@ -295,7 +308,9 @@ class _Execution:
             request = task.reservation(
                 sum(self.store.nbytes(_store_key(r)) for r in refs) if refs else None
             )
-            grant = MemoryGrant(self._grant_bytes(request.memory_bytes), self.runner.spill_dir)
+            grant = MemoryGrant(
+                self._grant_bytes(request.memory_bytes), self.runner.spill_dir, self.cancel
+            )
             request = ResourceRequest(request.num_cpus, request.num_gpus, grant.limit)
             if not self._fits(request):
                 deferred.append((prio, key))
@@ -346,6 +361,8 @@ class _Execution:
             self.store.make_room()
 
             def load(ref: TaskRef) -> pa.Table:
+                if self.cancel.is_set():
+                    raise CancelledError("the query was stopped")
                 store_key = _store_key(ref)
                 return (
                     self.store.take(store_key) if store_key in takes else self.store.get(store_key)
@@ -410,6 +427,8 @@ class _Execution:
         self._add_use(request, -1)
         try:
             future.result()
+        except UDFError as exc:
+            raise exc.locate(task.name, key[0], key[1]) from exc.original
         except BaseException as exc:
             if hasattr(exc, "add_note"):
                 exc.add_note(f"(while running task {task.name!r}, partition {key[1]})")
@@ -431,6 +450,10 @@ class _Execution:
         return stage_bars(self.plan, self.keys) if self.runner.progress else {}
 
     def _shutdown(self) -> None:
+        """Stop the query (finished, failed, interrupted or abandoned by its consumer):
+        tasks not started are cancelled, running ones stop at their next input or batch,
+        and the spill store (its files and directory) goes once they have."""
+        self.cancel.set()
         for bar in self.bars.values():
             bar.close()
         for future in self.running:

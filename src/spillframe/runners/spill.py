@@ -8,12 +8,15 @@ more, and the directory when the store closes.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -21,7 +24,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from spillframe.errors import SpillError
-from spillframe.kernels.budget import SPILL_COMPRESSION
+from spillframe.kernels.budget import SPILL_COMPRESSION, private_dir
+from spillframe.units import format_bytes
 
 MiB = 1 << 20
 # Read on the reading thread (see the write options in SpillStore._write).
@@ -220,6 +224,7 @@ class SpillStore:
             self._sizes.clear()
             self._memory_bytes = self._disk_bytes = self._writing_bytes = self._reserved = 0
             directory, self._dir = self._dir, None
+        _OPEN_STORES.discard(self)
         if directory:
             shutil.rmtree(directory, ignore_errors=True)
 
@@ -233,8 +238,12 @@ class SpillStore:
         with self._lock:
             victims = []
             excess = self._memory_bytes - self._writing_bytes + self._reserved - self.memory_limit
-            while excess > 0 and self._memory:
-                key, table = self._memory.popitem(last=False)
+            for key in list(self._memory):
+                if excess <= 0:
+                    break
+                if self._sizes[key] == 0:
+                    continue  # nothing to gain from writing an empty table
+                table = self._memory.pop(key)
                 self._writing[key] = table
                 self._writing_bytes += table.nbytes
                 excess -= table.nbytes
@@ -272,14 +281,19 @@ class SpillStore:
     def _directory(self) -> str:
         with self._lock:
             if self._dir is None:
+                if os.path.exists(self._parent) and not os.path.isdir(self._parent):
+                    raise SpillError(
+                        f"cannot spill to {self._parent!r}: it is a file, not a directory; "
+                        + REMEDIES
+                    )
                 try:
-                    os.makedirs(self._parent, exist_ok=True)
-                    self._dir = tempfile.mkdtemp(prefix="spillframe-spill-", dir=self._parent)
+                    self._dir = private_dir(self._parent, "spill")
                 except OSError as exc:
                     raise SpillError(
-                        f"cannot create a spill directory in {self._parent!r}: "
-                        f"{exc}; pass spill_dir= to choose another"
+                        f"cannot create a spill directory in {self._parent!r} "
+                        f"({exc.strerror or exc}); " + REMEDIES
                     ) from None
+                _OPEN_STORES.add(self)
             return self._dir
 
     def _write(self, table: pa.Table) -> tuple[str, int, float]:
@@ -288,19 +302,15 @@ class SpillStore:
         with self._lock:
             if self.spill_limit is not None and self._disk_bytes + needed > self.spill_limit:
                 raise SpillError(
-                    f"spilling {needed / MiB:.1f} MiB to {directory!r} would exceed its limit "
-                    f"of {self.spill_limit / MiB:.1f} MiB ({self._disk_bytes / MiB:.1f} MiB "
-                    "used); raise spill_limit or memory_limit, or use fewer, smaller "
-                    "partitions"
+                    f"spilling {format_bytes(needed)} to {directory!r} would exceed its limit "
+                    f"of {format_bytes(self.spill_limit)} ({format_bytes(self._disk_bytes)} "
+                    "used); raise spill_limit=, or " + REMEDIES
                 )
             self._counter += 1
             path = os.path.join(directory, f"{self._counter:08d}.arrow")
         free = shutil.disk_usage(directory).free
         if free < needed:
-            raise SpillError(
-                f"not enough disk space in {directory!r} to spill "
-                f"{needed / MiB:.1f} MiB ({free / MiB:.1f} MiB free)"
-            )
+            raise SpillError(_no_space(directory, needed, free, self._disk_bytes))
         start = time.perf_counter()
         try:
             # Written on this thread: Arrow's pool threads would allocate the buffers in
@@ -313,8 +323,11 @@ class SpillStore:
                 writer.write_table(table)
         except OSError as exc:
             _unlink(path)
+            if "No space left" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC:
+                free = shutil.disk_usage(directory).free
+                raise SpillError(_no_space(directory, needed, free, self._disk_bytes)) from None
             raise SpillError(
-                f"cannot spill {needed / MiB:.1f} MiB to {directory!r}: {exc}"
+                f"cannot spill {format_bytes(needed)} to {directory!r}: {exc}; " + REMEDIES
             ) from None
         return path, os.path.getsize(path), time.perf_counter() - start
 
@@ -324,6 +337,31 @@ class SpillStore:
         with self._lock:
             self.stats.unspilled_objects += 1
         return table
+
+
+#: What a user can do when spilling fails, named in every SpillError.
+REMEDIES = (
+    "pass spill_dir= a directory on a disk with room, raise memory_limit= so that less "
+    "is spilled, or filter early (where) and use into_partitions to make partitions smaller"
+)
+
+# Stores that made a spill directory and have not closed: closed at interpreter exit,
+# so a query left running (an iterator never finished) leaves no files behind.
+_OPEN_STORES: weakref.WeakSet[SpillStore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_stores() -> None:
+    for store in list(_OPEN_STORES):
+        store.close()
+
+
+def _no_space(directory: str, needed: int, free: int, used: int) -> str:
+    return (
+        f"no space left in {directory!r} to spill {format_bytes(needed)} more "
+        f"({format_bytes(used)} spilled there by this query, {format_bytes(free)} free); "
+        + REMEDIES
+    )
 
 
 def _unlink(path: str) -> None:

@@ -149,7 +149,13 @@ def build_graph(plan: PhysicalPlan, annotate: Annotator, token: str | None = Non
         priorities.setdefault(layer, {})[key] = priority[(stage_id, index)]
         args = [parse_input(_translate(arg, ref_key)) for arg in task.args]
         layers.setdefault(layer, {})[key] = DaskTask(
-            key, execute_kernel, task.kernel, task.num_outputs, reservation.memory_bytes, *args
+            key,
+            execute_kernel,
+            task.kernel,
+            task.num_outputs,
+            reservation.memory_bytes,
+            (task.name, stage_id, index),
+            *args,
         )
         layer_deps = deps.setdefault(layer, set())
         layer_deps.update(key_layer[ref_key(ref)] for ref in task.refs())

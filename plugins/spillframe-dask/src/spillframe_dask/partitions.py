@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 import pyarrow as pa
 
+from spillframe.errors import UDFError
 from spillframe.kernels.budget import MemoryGrant, granted
 from spillframe_dask.metrics import report_task
 
@@ -92,7 +93,11 @@ def worker_grant(reservation: int) -> MemoryGrant | None:
 
 
 def execute_kernel(
-    kernel: Callable[..., Any], num_outputs: int, reservation: int, *args: Any
+    kernel: Callable[..., Any],
+    num_outputs: int,
+    reservation: int,
+    where: tuple[str, int, int],
+    *args: Any,
 ) -> Any:
     """Run one plan task on a worker and make its output(s) compact.
 
@@ -106,14 +111,19 @@ def execute_kernel(
         The task's memory reservation from the plan (bytes); the kernel is granted it,
         or what the worker has left if that is less (:func:`worker_grant`), and its
         sort, join or aggregation goes out of core beyond the grant.
+    where : tuple
+        ``(operator, stage, partition)`` of the task, named by a failing UDF's error.
     *args
         The kernel's arguments, references already replaced by partitions.
     """
     start = time.time()
     grant = worker_grant(reservation)
     try:
-        with granted(grant):
-            result = kernel(*args)
+        try:
+            with granted(grant):
+                result = kernel(*args)
+        except UDFError as exc:
+            raise exc.locate(*where) from exc.original
         if num_outputs == 1:
             table = compact_table(result)
             report_task(start, [table], grant)
