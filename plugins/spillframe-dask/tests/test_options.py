@@ -44,3 +44,13 @@ def test_cluster_options_conflict_with_an_address():
 def test_worker_counts_must_be_positive():
     with pytest.raises(ValueError, match="n_workers must be a positive integer"):
         DaskRunnerOptions(n_workers=0)
+
+
+def test_a_spill_dir_that_is_a_file_is_refused_before_workers_start(tmp_path):
+    from spillframe.errors import SpillError
+
+    path = tmp_path / "a-file"
+    path.write_text("x")
+    with pytest.raises(SpillError, match=r"spill_dir=.*a-file.*is a file, not a directory"):
+        create_runner("dask", n_workers=1, spill_dir=str(path))
+    assert path.read_text() == "x"

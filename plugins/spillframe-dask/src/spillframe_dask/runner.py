@@ -14,6 +14,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import os
+import sys
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +27,7 @@ from dask.utils import format_bytes, parse_bytes
 from distributed.scheduler import KilledWorker, NoValidWorkerError, NoWorkerError
 
 from spillframe.config import Config
-from spillframe.errors import RunnerError
+from spillframe.errors import RunnerError, SpillError
 from spillframe.physical.plan import PhysicalPlan
 from spillframe.runners.base import Runner
 from spillframe.runners.progress import stage_bars, wants_progress
@@ -87,6 +90,8 @@ class DaskRunner(Runner):
             self.client = distributed.Client(
                 self.cluster, security=cfg.security, set_as_default=False
             )
+        if cfg.address is not None:
+            _check_workers_can_run_plans(self.client, cfg.address)
         self.client.register_plugin(SpillReporter(interval=cfg.spill_alert_interval))
         self.client.register_plugin(MemoryTrimmer())
         self.client.subscribe_topic(TOPIC, self._on_spill)
@@ -222,6 +227,66 @@ class DaskRunner(Runner):
             self.monitor.unwatch(graph.token)
 
 
+def _installed_versions() -> dict[str, str | None]:
+    """On a worker: the versions of spillframe and spillframe-dask (None: missing).
+
+    Sent by value (it imports nothing of ours at module level), so it runs on workers
+    that lack both packages."""
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in ("spillframe", "spillframe-dask"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _check_workers_can_run_plans(client: distributed.Client, address: str) -> None:
+    """Raise RunnerError naming the workers of an existing cluster that lack
+    spillframe or spillframe-dask (they could not load a single task), with the fix."""
+    import cloudpickle
+
+    module = sys.modules[__name__]
+    cloudpickle.register_pickle_by_value(module)  # cloudpickle's way to send our function
+    try:
+        found = client.run(_installed_versions)
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
+    missing = {
+        worker: [name for name, version in versions.items() if version is None]
+        for worker, versions in found.items()
+        if None in versions.values()
+    }
+    if missing:
+        listed = "; ".join(f"{w} lacks {', '.join(names)}" for w, names in sorted(missing.items()))
+        raise RunnerError(
+            f"the Dask cluster at {address} cannot run spillframe plans: {listed}. Install "
+            "them where the workers run (pip install spillframe spillframe-dask, the same "
+            "versions as this client) and restart the workers"
+        )
+
+
+def _check_spill_dir(path: str) -> None:
+    """Refuse a spill_dir the workers could not spill to, before starting them (they
+    would fail later, one by one, with less to go on)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        problem = "it is a file, not a directory"
+    else:
+        try:
+            os.makedirs(path, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path):
+                pass
+            return
+        except OSError as exc:
+            problem = f"it is not writable ({exc.strerror or exc})"
+    raise SpillError(
+        f"spill_dir={path!r} cannot hold the workers' spill files: {problem}; pass "
+        "spill_dir= a writable directory on a disk with room"
+    )
+
+
 def _start_local_cluster(cfg: DaskRunnerOptions) -> distributed.LocalCluster:
     n_workers, threads = _cluster_shape(cfg.n_workers, cfg.threads_per_worker)
     memory = _memory_limit(cfg.memory_limit, threads, n_workers * threads)
@@ -247,6 +312,7 @@ def _start_local_cluster(cfg: DaskRunnerOptions) -> distributed.LocalCluster:
         config["distributed.scheduler.no-workers-timeout"] = f"{cfg.no_workers_timeout}s"
     kwargs: dict[str, Any] = {}
     if cfg.spill_dir is not None:
+        _check_spill_dir(cfg.spill_dir)
         kwargs["local_directory"] = cfg.spill_dir
     if cfg.security is not None:
         kwargs["security"] = cfg.security
