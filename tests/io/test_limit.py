@@ -33,14 +33,18 @@ def read_counter(monkeypatch, sf_runner):
         pytest.skip("counts reads in this process; the runner executes elsewhere")
     opened: list[str] = []
     lock = threading.Lock()
-    original = scan_module.read_parquet_pieces
 
-    def counting(pieces, *args, **kwargs):
-        with lock:
-            opened.extend(p.path for p in pieces)
-        return original(pieces, *args, **kwargs)
+    def counting(original):
+        def read(pieces, *args, **kwargs):
+            with lock:
+                opened.extend(p.path for p in pieces)
+            return original(pieces, *args, **kwargs)
 
-    monkeypatch.setattr(scan_module, "read_parquet_pieces", counting)
+        return read
+
+    # Whole partitions, or batch by batch (a scan that feeds filters and projections).
+    for name in ("read_parquet_pieces", "iter_parquet_pieces"):
+        monkeypatch.setattr(scan_module, name, counting(getattr(scan_module, name)))
     return opened
 
 

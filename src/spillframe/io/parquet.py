@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -310,6 +310,36 @@ def read_parquet_pieces(
     and only the rows that pass are decoded to strings. ``use_threads`` lets Arrow
     decode columns in parallel (for a scan with fewer tasks than cores).
     """
+    tables = list(
+        iter_parquet_pieces(
+            pieces,
+            physical,
+            output,
+            columns,
+            predicate,
+            limit,
+            dictionary_filters,
+            use_threads,
+        )
+    )
+    if not tables:
+        return output.empty_table()
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+
+def iter_parquet_pieces(
+    pieces: tuple[ParquetPiece, ...],
+    physical: pa.Schema,
+    output: pa.Schema,
+    columns: list[str] | None,
+    predicate: pc.Expression | None,
+    limit: int | None,
+    dictionary_filters: tuple[tuple[str, Any], ...] = (),
+    use_threads: bool = False,
+) -> Iterator[pa.Table]:
+    """:func:`read_parquet_pieces` as a stream of tables of ``output``'s schema, one per
+    batch Arrow's scanner decodes (about a row group), so that a task can filter and
+    project them one at a time instead of holding its whole partition first."""
     file_format = ds.ParquetFileFormat()
     filesystem = pafs.LocalFileSystem()
     read_columns = columns
@@ -326,11 +356,10 @@ def read_parquet_pieces(
         )
         if columns is not None:
             read_columns = columns + [c for c in encoded if c not in columns]
-    tables = []
     remaining = limit
     for piece in _by_file(pieces):
         if remaining is not None and remaining <= 0:
-            break
+            return
         try:
             fragment = file_format.make_fragment(
                 piece.path,
@@ -347,16 +376,21 @@ def read_parquet_pieces(
                 filter=predicate,
                 use_threads=use_threads,
             )
-            if dictionary_filters:
-                table = _decoded(scanner.to_table(), dictionary_filters, columns, remaining)
+            if remaining is not None and not dictionary_filters:
+                batches: Iterable[Any] = [scanner.head(remaining)]
             else:
-                table = scanner.head(remaining) if remaining is not None else scanner.to_table()
+                batches = scanner.to_batches()
+            for batch in batches:
+                table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+                if dictionary_filters:
+                    table = _decoded(table, dictionary_filters, columns, remaining)
+                if table.num_rows == 0:
+                    continue
+                if remaining is not None:
+                    table = table.slice(0, remaining)
+                    remaining -= table.num_rows
+                yield table.cast(output) if not table.schema.equals(output) else table
+                if remaining is not None and remaining <= 0:
+                    return
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceError(f"cannot read Parquet file {piece.path!r}: {exc}") from None
-        if remaining is not None:
-            remaining -= table.num_rows
-        tables.append(table)
-    if not tables:
-        return output.empty_table()
-    result = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    return result.cast(output) if not result.schema.equals(output) else result

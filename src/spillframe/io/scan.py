@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from spillframe.expr.expression import Column, Expression, Function, Literal
 from spillframe.io.parquet import (
     ParquetPiece,
     dictionary_encoded_strings,
+    iter_parquet_pieces,
     plan_parquet_pieces,
     read_parquet_pieces,
 )
@@ -47,8 +49,15 @@ class ParquetScan:
         )
 
     def read(self) -> pa.Table:
+        return read_parquet_pieces(*self._arguments())
+
+    def read_batches(self) -> Iterator[pa.Table]:
+        """The rows of :meth:`read` as a stream of tables (about a row group each)."""
+        return iter_parquet_pieces(*self._arguments())
+
+    def _arguments(self) -> tuple[Any, ...]:
         cols = list(self.columns) if self.columns is not None else None
-        return read_parquet_pieces(
+        return (
             self.pieces,
             self.physical,
             self.output,

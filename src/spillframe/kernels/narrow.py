@@ -181,21 +181,45 @@ def run_pipeline(source: Any, steps: tuple[Step, ...]) -> pa.Table:
         table = concat_tables(list(source))
     elif isinstance(source, pa.Table):
         table = source
+    elif hasattr(source, "read_batches") and _row_wise_prefix(steps):
+        # Filter and project the scan batch by batch: the task holds one batch of what
+        # it reads and what the steps keep, never its whole partition as read.
+        n = _row_wise_prefix(steps)
+        kept = [apply_steps(t, steps[:n]) for t in source.read_batches()]
+        if not kept:
+            kept = [apply_steps(source.output.empty_table(), steps[:n])]
+        table = pa.concat_tables(kept) if len(kept) > 1 else kept[0]
+        steps = steps[n:]
     else:
         table = source.read()
     return apply_steps(table, steps)
 
 
 def stream_partitions(source: Any, steps: tuple[Step, ...]) -> Iterator[pa.Table]:
-    """``run_pipeline(source, steps)`` as a stream of tables: merged partitions one by
-    one, each through the steps, when every step is row-wise; else one table."""
-    if isinstance(source, (list, PartitionStream)) and all(
-        getattr(step, "row_wise", False) for step in steps
-    ):
+    """``run_pipeline(source, steps)`` as a stream of tables when every step is row-wise:
+    merged partitions one by one, or a scan's batches, each through the steps; else one
+    table."""
+    row_wise = all(getattr(step, "row_wise", False) for step in steps)
+    if row_wise and isinstance(source, (list, PartitionStream)):
         for table in source:
             yield apply_steps(table, steps)
+    elif row_wise and hasattr(source, "read_batches"):
+        empty = True
+        for table in source.read_batches():
+            empty = False
+            yield apply_steps(table, steps)
+        if empty:  # the stream still says what it would have held
+            yield apply_steps(source.output.empty_table(), steps)
     else:
         yield run_pipeline(source, steps)
+
+
+def _row_wise_prefix(steps: tuple[Step, ...]) -> int:
+    """How many of the first steps work row by row (filters, projections)."""
+    n = 0
+    while n < len(steps) and getattr(steps[n], "row_wise", False):
+        n += 1
+    return n
 
 
 def apply_steps(table: pa.Table, steps: tuple[Step, ...]) -> pa.Table:
