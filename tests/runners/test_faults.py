@@ -311,13 +311,15 @@ def test_concurrent_queries_keep_their_own_spill_accounting(py_runner, tmp_path)
 
 
 def _run_script(body: str, tmp_path, *args: str) -> str:
-    """Run ``body`` as a script in a new interpreter; its stdout (it must exit 0)."""
+    """Run ``body`` as a script in a new interpreter; its stdout (it must exit 0, and
+    exit cleanly: no error while the interpreter shuts down)."""
     script = tmp_path / "script.py"
     script.write_text(body)
     done = subprocess.run(
         [sys.executable, str(script), *args], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "Exception ignored" not in done.stderr, done.stderr
     return done.stdout
 
 

@@ -9,11 +9,13 @@ only when its CPU, GPU and memory reservations fit.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import heapq
 import os
 import threading
 import time
+import weakref
 from collections.abc import Hashable, Iterator
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -207,6 +209,18 @@ def _store_key(ref: TaskRef) -> tuple[int, int, int | None]:
     return (ref.stage_id, ref.index, ref.output)
 
 
+# Queries whose stream is still open (a consumer that never finished iterating): stopped
+# at interpreter exit, while the modules they use still work, rather than by their
+# generator's finalizer during teardown.
+_OPEN_QUERIES: weakref.WeakSet[_Execution] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_open_queries() -> None:
+    for execution in list(_OPEN_QUERIES):
+        execution._shutdown()
+
+
 class _Execution:
     """The state of one running query.
 
@@ -257,6 +271,7 @@ class _Execution:
 
     # -- the loop ----------------------------------------------------------------------
     def stream(self) -> Iterator[pa.Table]:
+        _OPEN_QUERIES.add(self)
         outputs = self.plan.output.num_partitions
         window = max(2, self.runner.num_threads * 2)
         next_out = 0
@@ -452,8 +467,12 @@ class _Execution:
     def _shutdown(self) -> None:
         """Stop the query (finished, failed, interrupted or abandoned by its consumer):
         tasks not started are cancelled, running ones stop at their next input or batch,
-        and the spill store (its files and directory) goes once they have."""
+        and the spill store (its files and directory) goes once they have. Runs once:
+        at interpreter exit for a query still open (see ``_stop_open_queries``)."""
+        if self.cancel.is_set():
+            return
         self.cancel.set()
+        _OPEN_QUERIES.discard(self)
         for bar in self.bars.values():
             bar.close()
         for future in self.running:
