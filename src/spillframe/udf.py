@@ -17,7 +17,7 @@ import pyarrow as pa
 from spillframe.errors import UDFError
 from spillframe.expr.expression import Expression, UdfCall
 from spillframe.kernels.budget import check_cancelled
-from spillframe.physical.plan import ResourceRequest
+from spillframe.resources import ResourceRequest
 
 
 class Series:
@@ -196,7 +196,8 @@ class _Borrowed:
     def __init__(
         self, fn: Callable[..., Any] | None, pool: queue.Queue[Any] | None, udf: UDF | None = None
     ) -> None:
-        self.fn, self.pool, self.udf, self.instance = fn, pool, udf, None
+        self.fn, self.pool, self.udf = fn, pool, udf
+        self.instance: Any = None
 
     def __enter__(self) -> Callable[..., Any]:
         if self.pool is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
@@ -10,10 +9,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 import pandas as pd
 import pyarrow as pa
 
+from spillframe.api import execution
 from spillframe.api.aggregations import GlobalAggregations, GroupedDataFrame, agg_exprs
 from spillframe.errors import SchemaError, missing_column_message
 from spillframe.expr.expression import Column, Expression, col
+from spillframe.kernels.exchange import concat_tables
 from spillframe.logical import nodes as L
+from spillframe.runners.base import get_runner
 
 if TYPE_CHECKING:
     from spillframe.runners.stats import QueryStats
@@ -353,10 +355,8 @@ class DataFrame(GlobalAggregations):
         >>> sf.from_pydict({"a": [1, 2, 3]}, num_partitions=3).num_partitions()
         3
         """
-        from spillframe.api.execution import physical_plan, runner_config
-        from spillframe.runners.base import get_runner
-
-        return physical_plan(self._builder, config=runner_config(get_runner())).num_partitions()
+        config = execution.runner_config(get_runner())
+        return execution.physical_plan(self._builder, config=config).num_partitions()
 
     # -- wide operators ------------------------------------------------------------------------
     def sort(
@@ -516,9 +516,7 @@ class DataFrame(GlobalAggregations):
         if self._cache is not None:
             yield from self._cache
             return
-        from spillframe.api.execution import execute
-
-        yield from execute(self._plan, self._keep_stats)
+        yield from execution.execute(self._plan, self._keep_stats)
 
     def _keep_stats(self, stats: QueryStats) -> None:
         self._stats = stats
@@ -584,8 +582,6 @@ class DataFrame(GlobalAggregations):
         >>> sf.from_pydict({"a": [1]}).to_arrow().num_rows
         1
         """
-        from spillframe.kernels.exchange import concat_tables
-
         return concat_tables(list(self.iter_partitions()), self._plan.schema)
 
     def to_pandas(self) -> pd.DataFrame:
@@ -708,12 +704,10 @@ class DataFrame(GlobalAggregations):
         Stage 0: from-memory-filter, 1 partitions, est. ... [output]
             actual: 1/1 tasks, ... s, 1 rows, ... out, peak reserved ..., spilled 0 B (0 objects)
         """
-        from spillframe.api.execution import analyze_text, explain_text
-
         if analyze:
-            text, self._stats = analyze_text(self._builder, show_all)
+            text, self._stats = execution.analyze_text(self._builder, show_all)
         else:
-            text = explain_text(self._builder, show_all)
+            text = execution.explain_text(self._builder, show_all)
         print(text, file=file or sys.stdout)
 
     def write_parquet(
@@ -772,21 +766,18 @@ class DataFrame(GlobalAggregations):
         options: dict[str, Any],
     ) -> DataFrame:
         """Write through the one execution path (a ``Write`` plan node, see
-        :func:`spillframe.io.write.write_files`); a DataFrame of the written paths."""
-        from spillframe.api.execution import execute
-        from spillframe.api.io import from_pydict
-        from spillframe.io.write import write_files
-
-        paths = write_files(
-            self,
+        :func:`spillframe.api.execution.write`); a DataFrame of the written paths."""
+        paths = execution.write(
+            self._builder,
             file_format,
             root_dir,
             write_mode,
             partition_cols,
             options,
-            functools.partial(execute, on_stats=self._keep_stats),
+            on_stats=self._keep_stats,
         )
-        return from_pydict({"path": paths})
+        table = pa.table({"path": pa.array(paths, pa.string())})
+        return DataFrame(L.InMemorySource((table,), table.schema))
 
 
 def _per_key(value: bool | list[bool], n: int, name: str) -> list[bool]:

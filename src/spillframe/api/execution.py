@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pyarrow as pa
 
 from spillframe.config import Config, with_defaults
+from spillframe.expr.expression import Column, Expression, col
+from spillframe.io.write import write_files
+from spillframe.logical import nodes as L
 from spillframe.logical.nodes import LogicalPlan
 from spillframe.optimizer import optimize
 from spillframe.physical.lower import lower_plan
@@ -85,6 +89,41 @@ def run_physical(
         stats = recorder.finish(complete)
         if on_stats is not None:
             on_stats(stats)
+
+
+def write(
+    plan: LogicalPlan,
+    file_format: str,
+    root_dir: str,
+    write_mode: str,
+    partition_cols: list[str | Expression] | None,
+    options: dict[str, Any],
+    on_stats: StatsSink | None = None,
+) -> list[str]:
+    """Write the rows of ``plan`` under ``root_dir``: the plan with a :class:`Write`
+    node on top runs through :func:`execute` like every eager call (``on_stats`` as
+    there), into the staging directory of :func:`spillframe.io.write.write_files`.
+    Returns the paths written."""
+    names = []
+    for c in partition_cols or []:
+        expr = col(c) if isinstance(c, str) else c
+        if not isinstance(expr, Column):
+            raise TypeError(f"partition_cols takes column names, got {c!r}")
+        names.append(expr.name)
+    # Built before anything is written: raises SchemaError naming a missing column.
+    L.Write(plan, file_format=file_format, partition_cols=tuple(names))
+
+    def write_into(staging: str) -> list[str]:
+        node = L.Write(
+            plan,
+            file_format=file_format,
+            staging=staging,
+            partition_cols=tuple(names),
+            options=tuple(options.items()),
+        )
+        return [p for t in execute(node, on_stats) for p in t.column("path").to_pylist()]
+
+    return write_files(plan.schema, file_format, root_dir, write_mode, write_into)
 
 
 def explain_text(plan: LogicalPlan, show_all: bool) -> str:
@@ -192,8 +231,9 @@ def _task_resources(stage: Stage) -> str:
 def _bytes(n: int | None) -> str:
     if n is None:
         return "unknown size"
+    size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"

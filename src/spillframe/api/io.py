@@ -10,7 +10,9 @@ import pandas as pd
 import pyarrow as pa
 
 from spillframe.api.dataframe import DataFrame
+from spillframe.io.parquet import discover_parquet_schema
 from spillframe.io.paths import expand_paths
+from spillframe.io.text import discover_csv_schema, discover_json_schema
 from spillframe.io.types import normalize_schema, normalize_table
 from spillframe.kernels.narrow import slice_partition
 from spillframe.logical import nodes as L
@@ -116,8 +118,6 @@ def read_parquet(
     >>> sf.read_parquet(d).where(sf.col("a") > 1).to_pydict()
     {'a': [2, 3]}
     """
-    from spillframe.io.parquet import discover_parquet_schema
-
     files = expand_paths(path, "read_parquet")
     if schema is not None:
         if not isinstance(schema, pa.Schema):
@@ -147,8 +147,6 @@ def read_csv(
     >>> sf.read_csv(p).to_pydict()
     {'a': [1, 2], 'b': ['x', 'y']}
     """
-    from spillframe.io.text import discover_csv_schema
-
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise ValueError(f"delimiter must be one character, got {delimiter!r}")
     files = expand_paths(path, "read_csv")
@@ -172,8 +170,6 @@ def read_json(path: PathLike, schema: pa.Schema | None = None) -> DataFrame:
     >>> sf.read_json(p).to_pydict()
     {'a': [1, 2]}
     """
-    from spillframe.io.text import discover_json_schema
-
     files = expand_paths(path, "read_json")
     exposed = normalize_schema(schema) if schema is not None else discover_json_schema(files)
     return DataFrame(L.ScanSource("json", tuple(files), exposed, ()))

@@ -22,6 +22,7 @@ from spillframe.expr.expression import (
     cacheable_key,
 )
 from spillframe.expr.functions import call, result_type
+from spillframe.kernels.aggregate import agg_output_type
 
 
 def resolve_type(expr: Expression, schema: pa.Schema) -> pa.DataType:
@@ -60,8 +61,6 @@ def resolve_type(expr: Expression, schema: pa.Schema) -> pa.DataType:
                 f"cannot apply {expr.fn} to {types} in {expr!r}: {exc}"
             ) from None
     if isinstance(expr, AggExpr):
-        from spillframe.kernels.aggregate import agg_output_type
-
         child = resolve_type(expr.child, schema)
         try:
             return agg_output_type(expr.op, child)

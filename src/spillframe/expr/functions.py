@@ -12,13 +12,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Datum = pa.Array | pa.ChunkedArray | pa.Scalar
+from spillframe.kernels.exchange import hash_arrays
+from spillframe.types import finer_time_unit
+
+Datum: TypeAlias = pa.Array | pa.ChunkedArray | pa.Scalar
 
 
 def _is_str(t: pa.DataType) -> bool:
@@ -349,14 +352,9 @@ def _round(x: Datum, ndigits: int) -> Datum:
 
 
 def _hash(x: Datum, seed: int) -> Datum:
-    from spillframe.kernels.exchange import hash_arrays
-
     if isinstance(x, pa.Scalar):
         return hash_arrays([pa.array([x.as_py()], type=x.type)], seed=seed)[0]
     return hash_arrays([x], seed=seed)
-
-
-_TIME_UNITS = ("s", "ms", "us", "ns")
 
 
 def _comparison(kernel: Callable[..., Datum]) -> Callable[..., Datum]:
@@ -372,7 +370,7 @@ def _comparison(kernel: Callable[..., Datum]) -> Callable[..., Datum]:
             and pa.types.is_timestamp(b.type)
             and a.type.unit != b.type.unit
         ):
-            unit = max(a.type.unit, b.type.unit, key=_TIME_UNITS.index)
+            unit = finer_time_unit(a.type.unit, b.type.unit)
             a = pc.cast(a, pa.timestamp(unit, a.type.tz))
             b = pc.cast(b, pa.timestamp(unit, b.type.tz))
         return kernel(a, b)

@@ -16,7 +16,7 @@ def _visible(name: str) -> bool:
 
 
 def _walk(directory: str) -> list[str]:
-    found = []
+    found: list[str] = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if _visible(d))
         found.extend(os.path.join(root, f) for f in sorted(files) if _visible(f))

@@ -1,4 +1,11 @@
-"""Scan tasks: a ScanSource becomes scans of about ``partition_bytes`` each."""
+"""Scan formats and tasks: a ScanSource becomes scans of about ``partition_bytes`` each.
+
+Each file format is one :class:`ScanFormat` object (as Daft's ``ScanOperator``) that
+answers the planner's questions about its scans: which filter conditions its reader
+applies itself (the optimizer pushes those into the scan) and how a scan with its
+pushdowns becomes tasks (the lowering asks). Nothing above this module switches on a
+format's name.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,14 @@ import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spillframe.config import Config, get_config
+from spillframe.config import Config
 from spillframe.expr.expression import Column, Expression, Function, Literal
+from spillframe.expr.predicates import conjoin, conjuncts
 from spillframe.io.parquet import (
     ParquetPiece,
     dictionary_encoded_strings,
@@ -21,9 +29,7 @@ from spillframe.io.parquet import (
     read_parquet_pieces,
 )
 from spillframe.io.text import TextRange, plan_ranges, read_csv_ranges, read_json_ranges
-from spillframe.io.types import normalize_type
-from spillframe.logical.nodes import ScanSource
-from spillframe.optimizer.rules.transform import conjoin, conjuncts
+from spillframe.types import normalize_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +107,92 @@ class PlannedScan:
     estimated_rows: int | None
 
 
-def plan_scan(source: ScanSource, config: Config | None = None) -> list[PlannedScan]:
-    """Group the source's row groups or byte ranges into tasks near
-    ``config.partition_bytes`` (the settings in force by default)."""
-    config = config or get_config()
-    if source.format == "parquet":
+class ScanSource(Protocol):
+    """What a format plans a scan from: the files and the pushdowns (the logical
+    plan's ``ScanSource`` node is one)."""
+
+    @property
+    def format(self) -> str: ...
+    @property
+    def paths(self) -> tuple[str, ...]: ...
+    @property
+    def file_schema(self) -> pa.Schema: ...
+    @property
+    def schema(self) -> pa.Schema: ...
+    @property
+    def options(self) -> tuple[tuple[str, Any], ...]: ...
+    @property
+    def kwargs(self) -> dict[str, Any]: ...
+    @property
+    def columns(self) -> tuple[str, ...] | None: ...
+    @property
+    def predicate(self) -> Expression | None: ...
+    @property
+    def limit(self) -> int | None: ...
+
+
+class ScanFormat:
+    """One file format's answers to the planner about its scans.
+
+    Every format's reader takes the projected ``columns`` and a ``limit``; a format
+    says which filter conditions it applies exactly (:meth:`can_push_filter`) and
+    turns a scan into tasks (:meth:`plan`).
+    """
+
+    name: ClassVar[str]
+
+    def can_push_filter(self, condition: Expression, source: ScanSource) -> bool:
+        """Whether the reader applies ``condition`` (one conjunct of a filter) itself,
+        exactly, so the filter above the scan can drop it."""
+        return False
+
+    def plan(self, source: ScanSource, config: Config) -> list[PlannedScan]:
+        """The scan's tasks, each near ``config.partition_bytes``."""
+        raise NotImplementedError(type(self).__name__)
+
+
+class ParquetFormat(ScanFormat):
+    """Parquet: row groups are skipped by their statistics and rows filtered as read."""
+
+    name = "parquet"
+
+    def can_push_filter(self, condition: Expression, source: ScanSource) -> bool:
+        # Physical types: a predicate on a view-typed column is not pushed (pyarrow's
+        # scanner cannot compare its statistics), it stays in a Filter above the scan.
+        return is_pushable(condition, source.kwargs["physical_schema"])
+
+    def plan(self, source: ScanSource, config: Config) -> list[PlannedScan]:
         return _plan_parquet(source, config)
-    return _plan_text(source, config.partition_bytes)
+
+
+class CsvFormat(ScanFormat):
+    """CSV: byte ranges of the files, split at line ends."""
+
+    name = "csv"
+
+    def plan(self, source: ScanSource, config: Config) -> list[PlannedScan]:
+        return _plan_text(source, config.partition_bytes)
+
+
+class JsonFormat(CsvFormat):
+    """Newline-delimited JSON: byte ranges of the files, split at line ends."""
+
+    name = "json"
+
+
+SCAN_FORMATS: dict[str, ScanFormat] = {
+    f.name: f for f in (ParquetFormat(), CsvFormat(), JsonFormat())
+}
+
+
+def scan_format(name: str) -> ScanFormat:
+    """The :class:`ScanFormat` called ``name``; ValueError naming the choices otherwise."""
+    try:
+        return SCAN_FORMATS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown scan format {name!r}; choose one of {', '.join(SCAN_FORMATS)}"
+        ) from None
 
 
 def _plan_parquet(source: ScanSource, config: Config) -> list[PlannedScan]:

@@ -7,26 +7,7 @@ from collections.abc import Iterable
 import pyarrow as pa
 
 from spillframe.errors import SourceError
-
-
-def normalize_type(dtype: pa.DataType) -> pa.DataType:
-    """``string_view`` -> ``string`` and ``binary_view`` -> ``binary``, also inside lists
-    and structs; other types pass through unchanged.
-
-    pyarrow's compute kernels do not all accept view types yet, so spillframe casts
-    them once where data enters a plan.
-    """
-    if dtype == pa.string_view():
-        return pa.string()
-    if dtype == pa.binary_view():
-        return pa.binary()
-    if pa.types.is_list(dtype):
-        return pa.list_(normalize_type(dtype.value_type))
-    if pa.types.is_large_list(dtype):
-        return pa.large_list(normalize_type(dtype.value_type))
-    if pa.types.is_struct(dtype):
-        return pa.struct([f.with_type(normalize_type(f.type)) for f in dtype])
-    return dtype
+from spillframe.types import normalize_type
 
 
 def normalize_schema(schema: pa.Schema) -> pa.Schema:

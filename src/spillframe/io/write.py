@@ -12,19 +12,14 @@ import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 
 from spillframe.errors import SchemaError, SourceError
-from spillframe.expr.expression import Column, col
 from spillframe.kernels.narrow import Step, run_pipeline
-from spillframe.logical import nodes as L
-
-if TYPE_CHECKING:
-    from spillframe.api.dataframe import DataFrame
 
 WRITE_MODES = ("append", "overwrite")
 STAGING_PREFIX = ".spillframe-staging-"
@@ -67,29 +62,24 @@ def write_partition(
 
 
 def write_files(
-    df: DataFrame,
+    schema: pa.Schema,
     file_format: str,
     root_dir: str,
     write_mode: str,
-    partition_cols: list[Any] | None,
-    options: dict[str, Any],
-    execute: Callable[[L.LogicalPlan], Iterator[pa.Table]],
+    write: Callable[[str], Iterable[str]],
 ) -> list[str]:
-    """Write ``df`` under ``root_dir``: its plan with a :class:`Write` node on top runs
-    through ``execute`` (the API's one path for every eager call), into a staging
-    directory whose files are moved into place only when every task succeeded.
-    Returns the paths written."""
+    """Write files of ``schema`` under ``root_dir``, all or nothing.
+
+    ``write(staging)`` writes the files into a fresh staging directory under
+    ``root_dir`` (the API runs the query's plan with a ``Write`` node on top) and
+    returns their paths relative to it; only when it returns are they moved into place
+    (with ``write_mode="overwrite"``, after the old files are removed). Returns the
+    final paths.
+    """
     if write_mode not in WRITE_MODES:
         raise ValueError(f"write_mode must be one of {list(WRITE_MODES)}, got {write_mode!r}")
-    names = []
-    for c in partition_cols or []:
-        expr = col(c) if isinstance(c, str) else c
-        if not isinstance(expr, Column):
-            raise TypeError(f"partition_cols takes column names, got {c!r}")
-        df[expr.name]  # raises SchemaError naming the column if it is missing
-        names.append(expr.name)
     if file_format == "csv":
-        _check_csv_types(df.schema())
+        _check_csv_types(schema)
     root_dir = os.fspath(root_dir)
     if os.path.exists(root_dir) and not os.path.isdir(root_dir):
         raise SourceError(f"cannot write to {root_dir!r}: it is a file, not a directory")
@@ -99,14 +89,7 @@ def write_files(
     os.makedirs(staging)
     published = False
     try:
-        plan = L.Write(
-            df._builder,
-            file_format=file_format,
-            staging=staging,
-            partition_cols=tuple(names),
-            options=tuple(options.items()),
-        )
-        relative = [p for t in execute(plan) for p in t.column("path").to_pylist()]
+        relative = list(write(staging))
         if write_mode == "overwrite":
             _remove_old_files(root_dir, staging)
         paths = _publish(staging, root_dir, relative)

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spillframe.kernels.sort import take_values
+from spillframe.types import VIEW_TO_LARGE, is_numeric, sum_type
 
 __all__ = [
     "AGG_OPS",
@@ -59,7 +60,6 @@ AGG_OPS = (
 _COUNT_OPS = ("count", "count_all", "count_distinct", "approx_count_distinct")
 _GLOBAL_KEY = "__global_key"
 _ROW = "__row"
-_VIEW_TO_LARGE = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
 _SKIP_NULLS = pc.ScalarAggregateOptions(skip_nulls=True, min_count=1)
 
 
@@ -77,28 +77,6 @@ class AggSpec:
             raise ValueError(f"unknown aggregation {self.op!r}; choose one of {', '.join(AGG_OPS)}")
         if self.column is None and self.op != "count_all":
             raise ValueError(f"aggregation {self.op!r} needs a column")
-
-
-def _is_numeric(kind: pa.DataType) -> bool:
-    return (
-        pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_decimal(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_null(kind)
-    )
-
-
-def _sum_type(kind: pa.DataType) -> pa.DataType:
-    if pa.types.is_unsigned_integer(kind):
-        return pa.uint64()
-    if pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind):
-        return pa.int64()
-    if pa.types.is_floating(kind):
-        return pa.float64()
-    if pa.types.is_decimal256(kind):
-        return pa.decimal256(76, kind.scale)
-    return pa.decimal128(38, kind.scale)
 
 
 def agg_output_type(op: str, input_type: pa.DataType | None) -> pa.DataType:
@@ -135,9 +113,9 @@ def agg_output_type(op: str, input_type: pa.DataType | None) -> pa.DataType:
     if op in _COUNT_OPS:
         return pa.int64()
     if op in ("sum", "mean", "stddev"):
-        if not _is_numeric(kind):
+        if not is_numeric(kind):
             raise TypeError(f"{op} needs a numeric column, got {kind}")
-        return _sum_type(kind) if op == "sum" else pa.float64()
+        return sum_type(kind) if op == "sum" else pa.float64()
     if op in ("min", "max") and pa.types.is_nested(kind):
         raise TypeError(f"{op} is not supported for nested type {kind}")
     if op == "agg_list":
@@ -157,8 +135,8 @@ def _compute_values(column: pa.ChunkedArray, op: str) -> pa.ChunkedArray:
         return column.cast(pa.float64())
     if op == "sum" and (pa.types.is_null(kind) or pa.types.is_boolean(kind)):
         return column.cast(pa.int64())
-    if kind in _VIEW_TO_LARGE:
-        return column.cast(_VIEW_TO_LARGE[kind])
+    if kind in VIEW_TO_LARGE:
+        return column.cast(VIEW_TO_LARGE[kind])
     if pa.types.is_decimal(kind) and kind.bit_width < 128:
         return column.cast(pa.decimal128(kind.precision, kind.scale))
     if pa.types.is_float16(kind):
@@ -235,9 +213,7 @@ def _prepare_keys(table: pa.Table, keys: list[str]) -> tuple[pa.Table, list[str]
         column = table.column(key)
         if pa.types.is_nested(column.type):
             raise TypeError(f"cannot group by column {key!r} of nested type {column.type}")
-        columns.append(
-            _zero_without_sign(column.cast(_VIEW_TO_LARGE.get(column.type, column.type)))
-        )
+        columns.append(_zero_without_sign(column.cast(VIEW_TO_LARGE.get(column.type, column.type))))
     return pa.Table.from_arrays(columns, names=list(keys)), list(keys)
 
 
@@ -317,7 +293,7 @@ def _pick_step(op: str, name: str, column: pa.ChunkedArray, out_type: pa.DataTyp
     kind = values.type
     if op == "any_value" and _first_supported(kind):
         return _Step(name, values, "first", _SKIP_NULLS, _cast_result_to(out_type))
-    if op == "agg_list" and not pa.types.is_nested(kind) and kind not in _VIEW_TO_LARGE:
+    if op == "agg_list" and not pa.types.is_nested(kind) and kind not in VIEW_TO_LARGE:
         return _Step(name, values, "list", None, _cast_result_to(out_type))
     rows = _row_index(len(values))
     if op == "any_value":

@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from spillframe.kernels.sort import sort_indices, sort_table, take_rows, without_view_types
+from spillframe.kernels.sort import sort_indices, sort_table, take_rows
+from spillframe.types import without_view_types
 
 __all__ = [
     "hash_arrays",

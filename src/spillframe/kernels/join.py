@@ -26,7 +26,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spillframe.kernels.sort import take_rows, take_values, without_view_types
+from spillframe.kernels.sort import take_rows, take_values
+from spillframe.types import common_key_type, without_view_types
 
 __all__ = ["JOIN_HOWS", "common_key_type", "coerce_join_keys", "join_output_schema", "hash_join"]
 
@@ -39,79 +40,6 @@ _ACERO_JOIN = {
     "semi": "left semi",
     "anti": "left anti",
 }
-_STRINGS = (pa.string(), pa.large_string(), pa.string_view())
-_BINARIES = (pa.binary(), pa.large_binary(), pa.binary_view())
-_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 20}
-_TIME_UNITS = ("s", "ms", "us", "ns")
-
-
-def _decimal_type(precision: int, scale: int) -> pa.DataType | None:
-    if precision <= 38:
-        return pa.decimal128(precision, scale)
-    return pa.decimal256(precision, scale) if precision <= 76 else None
-
-
-def _common_decimal(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
-    if pa.types.is_integer(a):
-        a = pa.decimal128(_INT_DIGITS[a.bit_width], 0)
-    if pa.types.is_integer(b):
-        b = pa.decimal128(_INT_DIGITS[b.bit_width], 0)
-    scale = max(a.scale, b.scale)
-    return _decimal_type(max(a.precision - a.scale, b.precision - b.scale) + scale, scale)
-
-
-def _common_numeric(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
-    if pa.types.is_floating(a) or pa.types.is_floating(b):
-        return pa.float64()
-    if pa.types.is_decimal(a) or pa.types.is_decimal(b):
-        return _common_decimal(a, b)
-    width = max(a.bit_width, b.bit_width)
-    if pa.types.is_unsigned_integer(a) and pa.types.is_unsigned_integer(b):
-        return pa.from_numpy_dtype(np.dtype(f"uint{width}"))
-    if pa.types.is_signed_integer(a) and pa.types.is_signed_integer(b):
-        return pa.from_numpy_dtype(np.dtype(f"int{width}"))
-    return pa.int64()
-
-
-def common_key_type(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
-    """The type both join keys are cast to, or ``None`` when they cannot be compared.
-
-    Parameters
-    ----------
-    a, b : pa.DataType
-        Left and right key types.
-
-    Returns
-    -------
-    pa.DataType or None
-        Equal types: themselves. Integers: the wider (int64 for mixed signedness).
-        With a float: float64. Decimals (and decimal with int): a decimal wide enough
-        for both. String kinds: large_string (binary kinds: large_binary). Timestamps
-        with the same time zone: the finer unit. date32/date64: date64. A null type
-        takes the other type.
-    """
-    a = a.value_type if pa.types.is_dictionary(a) else a
-    b = b.value_type if pa.types.is_dictionary(b) else b
-    if a == b:
-        return a
-    if pa.types.is_null(a) or pa.types.is_null(b):
-        return b if pa.types.is_null(a) else a
-    numeric = lambda t: pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)  # noqa: E731
-    if numeric(a) and numeric(b):
-        return _common_numeric(a, b)
-    if a in _STRINGS and b in _STRINGS:
-        return pa.large_string()
-    if a in _BINARIES and b in _BINARIES:
-        return pa.large_binary()
-    if pa.types.is_date(a) and pa.types.is_date(b):
-        return pa.date64()
-    for kind_check, factory in ((pa.types.is_timestamp, None), (pa.types.is_duration, pa.duration)):
-        if kind_check(a) and kind_check(b):
-            if kind_check is pa.types.is_timestamp and a.tz != b.tz:
-                return None
-            unit = max(a.unit, b.unit, key=_TIME_UNITS.index)
-            return pa.timestamp(unit, a.tz) if factory is None else factory(unit)
-    return None
 
 
 def _check_join_args(

@@ -1,78 +1,20 @@
-"""Narrow operators, fused: one pipeline of steps runs on each partition in one task."""
+"""Narrow operators, fused: one pipeline of steps runs on each partition in one task.
+
+A step is any callable ``pa.Table -> pa.Table`` (the plan's steps are in
+:mod:`spillframe.physical.steps`); this module runs them and holds the kernels of the
+narrow steps that need no expressions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spillframe.expr.evaluate import evaluate, evaluate_column
-from spillframe.expr.expression import Expression
 from spillframe.kernels.budget import current_grant
-
-
-@dataclass(frozen=True, slots=True)
-class FilterStep:
-    """Keep rows where ``predicate`` is true (null counts as false)."""
-
-    predicate: Expression
-    row_wise: ClassVar[bool] = True
-
-    def __call__(self, table: pa.Table) -> pa.Table:
-        mask = evaluate(self.predicate, table)
-        if isinstance(mask, pa.Scalar):
-            return table if mask.as_py() else table.slice(0, 0)
-        return table.filter(mask, null_selection_behavior="drop")
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectStep:
-    """Compute each expression into a column of the planned ``schema``."""
-
-    exprs: tuple[Expression, ...]
-    schema: pa.Schema
-    row_wise: ClassVar[bool] = True
-
-    def __call__(self, table: pa.Table) -> pa.Table:
-        memo: dict[Any, Any] = {}  # common subexpressions are computed once
-        columns = [evaluate_column(e, table, f.type, memo) for e, f in zip(self.exprs, self.schema)]
-        return pa.Table.from_arrays(columns, schema=self.schema)
-
-
-@dataclass(frozen=True, slots=True)
-class LimitStep:
-    """The first ``n`` rows of this partition."""
-
-    n: int
-
-    def __call__(self, table: pa.Table) -> pa.Table:
-        return table.slice(0, self.n)
-
-
-@dataclass(frozen=True, slots=True)
-class ExplodeStep:
-    """One row per element of the list ``columns``; empty or null lists give a null row."""
-
-    columns: tuple[str, ...]
-
-    def __call__(self, table: pa.Table) -> pa.Table:
-        return explode_table(table, list(self.columns))
-
-
-@dataclass(frozen=True, slots=True)
-class SampleStep:
-    """Keep each row with probability ``fraction`` (seeded per partition)."""
-
-    fraction: float
-    seed: int
-
-    def __call__(self, table: pa.Table) -> pa.Table:
-        rng = np.random.default_rng(self.seed)
-        return table.filter(pa.array(rng.random(table.num_rows) < self.fraction))
+from spillframe.kernels.exchange import concat_tables
 
 
 def explode_table(table: pa.Table, columns: list[str]) -> pa.Table:
@@ -176,8 +118,6 @@ def run_pipeline(source: Any, steps: tuple[Step, ...]) -> pa.Table:
         )
         return apply_steps(table, steps[wide + 1 :])
     if isinstance(source, (list, PartitionStream)):
-        from spillframe.kernels.exchange import concat_tables
-
         table = concat_tables(list(source))
     elif isinstance(source, pa.Table):
         table = source

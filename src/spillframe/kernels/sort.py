@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spillframe.types import VIEW_TO_LARGE, without_view_types
+
 __all__ = [
     "sort_table",
     "top_k",
@@ -21,27 +23,7 @@ __all__ = [
     "check_sort_args",
     "take_rows",
     "take_values",
-    "without_view_types",
 ]
-
-_VIEW_TO_LARGE = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
-
-
-def without_view_types(kind: pa.DataType) -> pa.DataType:
-    """``kind`` with every (nested) string_view/binary_view replaced by its large type."""
-    if kind in _VIEW_TO_LARGE:
-        return _VIEW_TO_LARGE[kind]
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        field = kind.value_field.with_type(without_view_types(kind.value_type))
-        return pa.list_(field) if pa.types.is_list(kind) else pa.large_list(field)
-    if pa.types.is_fixed_size_list(kind):
-        field = kind.value_field.with_type(without_view_types(kind.value_type))
-        return pa.list_(field, kind.list_size)
-    if pa.types.is_struct(kind):
-        return pa.struct([f.with_type(without_view_types(f.type)) for f in kind])
-    if pa.types.is_map(kind):
-        return pa.map_(without_view_types(kind.key_type), without_view_types(kind.item_type))
-    return kind
 
 
 def take_values(
@@ -139,8 +121,8 @@ def sortable_keys(table: pa.Table, keys: list[str]) -> pa.Table:
         if pa.types.is_dictionary(kind):
             column = column.cast(kind.value_type)
             kind = column.type
-        if kind in _VIEW_TO_LARGE:
-            column = column.cast(_VIEW_TO_LARGE[kind])
+        if kind in VIEW_TO_LARGE:
+            column = column.cast(VIEW_TO_LARGE[kind])
         columns.append(column)
     return pa.Table.from_arrays(columns, names=list(keys)) if keys else table.select([])
 

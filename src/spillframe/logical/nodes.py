@@ -17,7 +17,9 @@ import pyarrow as pa
 from spillframe.errors import ExpressionTypeError, SchemaError, missing_column_message
 from spillframe.expr.evaluate import resolve_field, resolve_type
 from spillframe.expr.expression import AggExpr, Alias, Expression, UdfCall
-from spillframe.physical.plan import ResourceRequest
+from spillframe.io.scan import ScanFormat, scan_format
+from spillframe.kernels.join import common_key_type, join_output_schema
+from spillframe.resources import ResourceRequest
 
 JOIN_HOWS = ("inner", "left", "right", "outer", "semi", "anti", "cross")
 
@@ -118,6 +120,7 @@ class ScanSource(LogicalPlan):
     limit: int | None = None
 
     def _compute_schema(self) -> pa.Schema:
+        scan_format(self.format)  # raises naming the known formats
         if self.columns is None:
             return self.file_schema
         return pa.schema([self.file_schema.field(c) for c in self.columns])
@@ -125,6 +128,11 @@ class ScanSource(LogicalPlan):
     @property
     def kwargs(self) -> dict[str, Any]:
         return dict(self.options)
+
+    @property
+    def scan_format(self) -> ScanFormat:
+        """The format object that answers pushdown questions and plans the tasks."""
+        return scan_format(self.format)
 
     def describe(self) -> str:
         parts = [f"Scan{self.format.capitalize()}: {len(self.paths)} path(s)"]
@@ -457,8 +465,6 @@ class Join(LogicalPlan):
         return self.replace(left=children[0], right=children[1])
 
     def _compute_schema(self) -> pa.Schema:
-        from spillframe.kernels.join import common_key_type, join_output_schema
-
         if self.how not in JOIN_HOWS:
             raise ValueError(f"join how must be one of {list(JOIN_HOWS)}, got {self.how!r}")
         check_columns(self.left_on, self.left.schema)

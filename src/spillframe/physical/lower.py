@@ -18,21 +18,15 @@ import pyarrow as pa
 
 from spillframe.config import Config, get_config
 from spillframe.expr.expression import Alias, Column, Expression
-from spillframe.kernels.narrow import (
-    ExplodeStep,
-    FilterStep,
-    LimitStep,
-    ProjectStep,
-    SampleStep,
-    Step,
-    run_pipeline,
-    slice_partition,
-)
+from spillframe.expr.predicates import conjuncts
+from spillframe.io.write import write_partition
+from spillframe.kernels.narrow import Step, run_pipeline, slice_partition
 from spillframe.logical import nodes as L
-from spillframe.optimizer.rules.transform import conjuncts
 from spillframe.physical.memory import PIPELINE_FACTOR, pipeline_factor, working_memory
-from spillframe.physical.plan import PhysicalPlan, ResourceRequest, StageBuilder, Task, TaskRef
+from spillframe.physical.plan import PhysicalPlan, StageBuilder, Task, TaskRef
 from spillframe.physical.shared import shared_subplans
+from spillframe.physical.steps import ExplodeStep, FilterStep, LimitStep, ProjectStep, SampleStep
+from spillframe.resources import ResourceRequest
 
 
 @dataclass(frozen=True)
@@ -261,9 +255,7 @@ class Lowering:
         )
 
     def lower_ScanSource(self, node: L.ScanSource) -> Pending:
-        from spillframe.io.scan import plan_scan
-
-        planned = plan_scan(node, self.config)
+        planned = node.scan_format.plan(node, self.config)
         rows = [p.estimated_rows for p in planned]
         return Pending(
             tuple(Part(p.scan, (), p.estimated_bytes) for p in planned),
@@ -290,6 +282,7 @@ class Lowering:
         )
 
     def lower_Filter(self, node: L.Filter) -> Pending:
+        assert node.predicate is not None  # Filter refuses to be built without one
         child = self.visit(node.child)
         return child.then(
             FilterStep(node.predicate),
@@ -333,9 +326,9 @@ class Lowering:
             left, right = self.materialized(left), self.materialized(right)
         estimate = (
             None
-            if None in (left.estimated_bytes, right.estimated_bytes)
+            if left.estimated_bytes is None or right.estimated_bytes is None
             else left.estimated_bytes + right.estimated_bytes
-        )  # type: ignore[operator]
+        )
         return dataclasses.replace(
             left,
             parts=left.parts + right.parts,
@@ -349,8 +342,6 @@ class Lowering:
     def lower_Write(self, node: L.Write) -> Pending:
         """One ``write-<format>`` task per partition, each writing its rows into the
         staging directory and returning the paths it wrote."""
-        from spillframe.io.write import write_partition
-
         child = self.visit(node.child)
         name = f"write-{node.file_format}"
         tasks = [

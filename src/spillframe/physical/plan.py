@@ -19,28 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class ResourceRequest:
-    """What one task needs to run: CPUs, GPUs and reserved bytes of memory."""
-
-    num_cpus: float = 1.0
-    num_gpus: float = 0.0
-    memory_bytes: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("num_cpus", "num_gpus", "memory_bytes"):
-            value = getattr(self, name)
-            if value is None or value < 0:
-                raise ValueError(f"ResourceRequest.{name} must be >= 0, got {value!r}")
-
-    def max(self, other: ResourceRequest) -> ResourceRequest:
-        """The element-wise maximum, used when fusing operators into one task."""
-        return ResourceRequest(
-            max(self.num_cpus, other.num_cpus),
-            max(self.num_gpus, other.num_gpus),
-            max(self.memory_bytes, other.memory_bytes),
-        )
+from spillframe.resources import ResourceRequest
 
 
 @dataclass(frozen=True, slots=True)

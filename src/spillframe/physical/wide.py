@@ -30,7 +30,7 @@ from spillframe.kernels.exchange import (
 )
 from spillframe.kernels.external import external_sort, grace_hash_join, spilling_aggregate
 from spillframe.kernels.join import hash_join
-from spillframe.kernels.narrow import ProjectStep, Step, run_pipeline, stream_partitions
+from spillframe.kernels.narrow import Step, run_pipeline, stream_partitions
 from spillframe.kernels.sort import sort_table, top_k
 from spillframe.logical import nodes as L
 from spillframe.physical.lower import Lowering, Part, Pending
@@ -41,7 +41,9 @@ from spillframe.physical.memory import (
     SPLIT_FACTOR,
     pipeline_factor,
 )
-from spillframe.physical.plan import ResourceRequest, TaskRef
+from spillframe.physical.plan import TaskRef
+from spillframe.physical.steps import ProjectStep
+from spillframe.resources import ResourceRequest
 
 # -- steps and kernels (top-level and picklable) ---------------------------------------------
 
@@ -661,7 +663,7 @@ def _reducing_semi_join(low: Lowering, node: L.Join) -> Pending:
     worth_it = (  # well filtered keys, few enough to broadcast, a fraction of the rows
         keys.selectivity <= REDUCE_SELECTIVITY
         and broadcastable(low, keys)
-        and (rows.estimated_bytes is None or 4 * keys.expected_bytes <= rows.estimated_bytes)
+        and (rows.estimated_bytes is None or 4 * (keys.expected_bytes or 0) <= rows.estimated_bytes)
     )
     if not worth_it:
         return rows  # the keys' stages stay unreachable: nothing runs them

@@ -31,7 +31,8 @@ from dask._task_spec import TaskRef as DaskTaskRef
 from dask._task_spec import parse_input
 from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
-from spillframe.physical.plan import PhysicalPlan, ResourceRequest, TaskRef
+from spillframe.physical.plan import PhysicalPlan, TaskRef
+from spillframe.resources import ResourceRequest
 from spillframe_dask.partitions import execute_kernel, select_bucket
 
 Key = tuple[Any, ...]

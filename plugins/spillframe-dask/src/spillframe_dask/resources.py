@@ -18,7 +18,8 @@ from typing import Any
 from dask.utils import format_bytes
 
 from spillframe.errors import ResourceError
-from spillframe.physical.plan import PhysicalPlan, ResourceRequest
+from spillframe.physical.plan import PhysicalPlan
+from spillframe.resources import ResourceRequest
 
 DEFAULT_REQUEST = ResourceRequest()
 

@@ -1,17 +1,13 @@
 """Move filters towards the sources: through projections, sorts, concats and joins,
-and into Parquet scans, where row-group statistics skip data that cannot match."""
+and into scans whose format applies them (Parquet: row-group statistics skip data that
+cannot match)."""
 
 from __future__ import annotations
 
 from spillframe.expr.expression import Alias, Column, Expression
+from spillframe.expr.predicates import conjoin, conjuncts, is_deterministic, substitute_columns
 from spillframe.logical import nodes as L
-from spillframe.optimizer.rules.transform import (
-    conjoin,
-    conjuncts,
-    is_deterministic,
-    substitute_columns,
-    transform_down,
-)
+from spillframe.optimizer.rules.transform import transform_down
 
 
 def pushdown_predicates(plan: L.LogicalPlan) -> L.LogicalPlan:
@@ -37,7 +33,7 @@ def _push(node: L.LogicalPlan) -> L.LogicalPlan:
         )
     if isinstance(child, L.Join):
         return _into_join(node, child)
-    if isinstance(child, L.ScanSource) and child.format == "parquet":
+    if isinstance(child, L.ScanSource):
         return _into_scan(node, child)
     return node
 
@@ -49,7 +45,8 @@ def _through_project(node: L.Filter, project: L.Project) -> L.LogicalPlan:
         inner = expr.child if isinstance(expr, Alias) else expr
         if isinstance(inner, Column):
             renames[expr.output_name()] = inner.name
-    movable, stay = [], []
+    movable: list[Expression] = []
+    stay: list[Expression] = []
     for part in conjuncts(node.predicate):  # type: ignore[arg-type]
         (movable if part.column_names() <= renames.keys() else stay).append(part)
     if not movable:
@@ -99,15 +96,11 @@ def _right_output_names(join: L.Join) -> dict[str, str]:
 
 
 def _into_scan(node: L.Filter, scan: L.ScanSource) -> L.LogicalPlan:
-    from spillframe.io.scan import is_pushable
-
-    # Physical types: a predicate on a view-typed column is not pushed (pyarrow's scanner
-    # cannot compare its statistics), it stays in a Filter above the scan.
-    schema = scan.kwargs["physical_schema"]
+    """The conditions the scan's format applies itself go into the scan."""
     pushable: list[Expression] = []
     stay: list[Expression] = []
     for part in conjuncts(node.predicate):  # type: ignore[arg-type]
-        (pushable if is_pushable(part, schema) else stay).append(part)
+        (pushable if scan.scan_format.can_push_filter(part, scan) else stay).append(part)
     if not pushable:
         return node
     existing = [scan.predicate] if scan.predicate is not None else []

@@ -106,6 +106,7 @@ def _child_requirements(
 ) -> list[set[str] | None] | None:
     """What each child must produce so that ``node`` produces ``required``."""
     if isinstance(node, L.Filter):
+        assert node.predicate is not None  # Filter refuses to be built without one
         return [None if required is None else required | node.predicate.column_names()]
     if isinstance(node, (L.Limit, L.Sample, L.IntoPartitions)):
         return [required]
