@@ -145,7 +145,7 @@ class DataFrame(GlobalAggregations):
         >>> sf.from_pydict({"a": [1, 2]}).select("a", twice=sf.col("a") * 2).to_pydict()
         {'a': [1, 2], 'twice': [2, 4]}
         """
-        exprs = []
+        exprs: list[Expression] = []
         for c in _flatten(columns):
             if isinstance(c, Mapping):
                 exprs.extend(_to_expr(e).alias(name) for name, e in c.items())

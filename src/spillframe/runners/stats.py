@@ -31,6 +31,7 @@ from typing import Any
 
 from spillframe.physical.plan import PhysicalPlan
 from spillframe.runners.alerts import SPILL_REMEDIES, spill_alert
+from spillframe.units import format_bytes
 
 logger = logging.getLogger("spillframe")
 
@@ -168,8 +169,6 @@ class QueryStats:
 
     def summary(self) -> str:
         """``query q3 (spillframe-sort-from-parquet) on py: 0.42 s, 98 rows, spilled 0 B``."""
-        from spillframe.units import format_bytes
-
         text = (
             f"query {self.query_id} ({self.name}) on {self.runner}: {self.wall_seconds:.3f} s, "
             f"{self.rows_out} rows, spilled {format_bytes(self.spilled_bytes)} "
@@ -182,8 +181,6 @@ class QueryStats:
         return text
 
     def __repr__(self) -> str:
-        from spillframe.units import format_bytes
-
         rows = self.rows()
         byte_columns = {"bytes_out", "peak_reserved", "est_task_memory", "spilled_bytes"}
         cells = [
