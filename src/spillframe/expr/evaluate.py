@@ -22,7 +22,7 @@ from spillframe.expr.expression import (
     cacheable_key,
 )
 from spillframe.expr.functions import call, result_type
-from spillframe.kernels.aggregate import agg_output_type
+from spillframe.kernels.aggregations import agg_output_type
 
 
 def resolve_type(expr: Expression, schema: pa.Schema) -> pa.DataType:
