@@ -361,7 +361,7 @@ def test_a_side_expected_small_but_possibly_large_is_not_broadcast(make_df):
 
 
 def test_each_condition_of_a_filter_counts_with_backoff():
-    from spillframe.physical.lower import predicate_selectivity
+    from spillframe.physical.lowering.core import predicate_selectivity
 
     one = predicate_selectivity(col("a") > 1)
     two = predicate_selectivity((col("a") > 1) & (col("a") < 5))

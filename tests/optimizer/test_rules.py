@@ -16,7 +16,7 @@ from spillframe.optimizer.driver import OptimizerError
 from spillframe.optimizer.rules.pushdown_limit import pushdown_limit
 from spillframe.optimizer.rules.pushdown_predicates import pushdown_predicates
 from spillframe.optimizer.rules.pushdown_projections import pushdown_projections
-from spillframe.physical.lower import lower_plan
+from spillframe.physical.lowering import lower_plan
 from spillframe.testing import assert_df_equal
 
 

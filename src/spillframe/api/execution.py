@@ -14,7 +14,7 @@ from spillframe.io.write import write_files
 from spillframe.logical import nodes as L
 from spillframe.logical.nodes import LogicalPlan
 from spillframe.optimizer import optimize
-from spillframe.physical.lower import lower_plan
+from spillframe.physical.lowering import lower_plan
 from spillframe.physical.plan import PhysicalPlan, Stage
 from spillframe.runners.base import Runner, get_runner
 from spillframe.runners.stats import QueryRecorder, QueryStats

@@ -1,13 +1,18 @@
-"""The steps of a pipeline: what each narrow operator does to one partition.
+"""What tasks run: the steps of pipelines and the kernels of exchange and join tasks.
 
 A step is a picklable, frozen callable ``pa.Table -> pa.Table`` that the lowering
 appends to a pending partition; :func:`spillframe.kernels.narrow.run_pipeline` runs
-them fused in one task. Steps that evaluate expressions live here, above the
-expression layer, so that the kernels never import expressions.
+them fused in one task. A step that can consume its input partition by partition
+(out of core, within the task's memory grant) has ``run_partitions``; one that keeps
+rows as they are declares ``row_wise``. The task kernels below run a partition's
+pending steps, then split or join it. Everything here is top-level so that runners
+can pickle it; it lives above the expression layer, so kernels never import
+expressions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -16,7 +21,27 @@ import pyarrow as pa
 
 from spillframe.expr.evaluate import evaluate, evaluate_column
 from spillframe.expr.expression import Expression
-from spillframe.kernels.narrow import explode_table
+from spillframe.kernels.aggregate import AggSpec, aggregate, final_aggregate, partial_aggregate
+from spillframe.kernels.budget import MemoryGrant, current_grant
+from spillframe.kernels.exchange import (
+    compute_boundaries,
+    concat_tables,
+    hash_split,
+    random_split,
+    range_split,
+    sample_for_boundaries,
+)
+from spillframe.kernels.external import external_sort, grace_hash_join, spilling_aggregate
+from spillframe.kernels.join import hash_join
+from spillframe.kernels.narrow import (
+    Step,
+    explode_table,
+    run_pipeline,
+    slice_partition,
+    stream_partitions,
+)
+from spillframe.kernels.sort import sort_table, top_k
+from spillframe.physical.memory import AGGREGATE_FACTOR, SORT_FACTOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +102,245 @@ class SampleStep:
     def __call__(self, table: pa.Table) -> pa.Table:
         rng = np.random.default_rng(self.seed)
         return table.filter(pa.array(rng.random(table.num_rows) < self.fraction))
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateStep:
+    """Group by ``keys`` and aggregate: ``phase`` is "single", "partial" or "final"."""
+
+    keys: tuple[str, ...]
+    specs: tuple[AggSpec, ...]
+    phase: str
+    schema: pa.Schema | None = None
+    memory_factor: ClassVar[float] = AGGREGATE_FACTOR
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        fn = {"single": aggregate, "partial": partial_aggregate, "final": final_aggregate}
+        return self._typed(fn[self.phase](table, list(self.keys), list(self.specs)))
+
+    def run_partitions(self, tables: Iterable[pa.Table], grant: MemoryGrant) -> pa.Table:
+        """Aggregate a stream of input partitions within ``grant``: a single or final
+        phase spills hash-partitioned input to disk when the groups outgrow it."""
+        if self.phase == "partial":
+            return self(concat_tables(list(tables)))
+        result = spilling_aggregate(tables, list(self.keys), list(self.specs), self.phase, grant)
+        return self._typed(result)
+
+    def _typed(self, result: pa.Table) -> pa.Table:
+        if self.schema is not None and not result.schema.equals(self.schema):
+            result = result.rename_columns(self.schema.names).cast(self.schema)
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class SortStep:
+    """Sort one partition."""
+
+    keys: tuple[str, ...]
+    descending: tuple[bool, ...]
+    nulls_first: tuple[bool, ...]
+    memory_factor: ClassVar[float] = SORT_FACTOR
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return sort_table(table, list(self.keys), list(self.descending), list(self.nulls_first))
+
+    def run_partitions(self, tables: Iterable[pa.Table], grant: MemoryGrant) -> pa.Table:
+        """Sort a stream of input partitions within ``grant`` (sorted runs spilled to
+        disk and merged when the input outgrows it)."""
+        return external_sort(
+            tables, list(self.keys), list(self.descending), list(self.nulls_first), grant
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TopKStep:
+    """The first ``k`` rows of one partition in sort order."""
+
+    keys: tuple[str, ...]
+    descending: tuple[bool, ...]
+    nulls_first: tuple[bool, ...]
+    k: int
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return top_k(table, list(self.keys), list(self.descending), list(self.nulls_first), self.k)
+
+
+@dataclass(frozen=True, slots=True)
+class PackStep:
+    """Keep ``keys`` and pack every other column into one non-null struct column ``name``."""
+
+    keys: tuple[str, ...]
+    name: str
+    schema: pa.Schema
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        kind = self.schema.field(self.name).type
+        values = [table.column(f.name).combine_chunks() for f in kind]
+        packed = (
+            pa.StructArray.from_arrays(values, fields=list(kind))
+            if values
+            else pa.array([{}] * table.num_rows, kind)
+        )
+        return pa.Table.from_arrays(
+            [*(table.column(k) for k in self.keys), packed], schema=self.schema
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UnpackStep:
+    """Replace struct column ``name`` by its fields, in the order of ``schema``."""
+
+    name: str
+    schema: pa.Schema
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        packed = table.column(self.name)
+        fields = {f.name: i for i, f in enumerate(packed.type)}
+        columns = [
+            packed.combine_chunks().field(fields[f.name])
+            if f.name in fields
+            else table.column(f.name)
+            for f in self.schema
+        ]
+        return pa.Table.from_arrays(columns, schema=self.schema)
+
+
+@dataclass(frozen=True, slots=True)
+class SliceStep:
+    """Part ``part`` of ``parts`` equal slices of a partition."""
+
+    part: int
+    parts: int
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return slice_partition(table, self.part, self.parts)
+
+
+# -- task kernels: what the tasks of exchanges and joins call (top-level, picklable)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinSpec:
+    """How two partitions are joined."""
+
+    left_on: tuple[str, ...]
+    right_on: tuple[str, ...]
+    how: str
+    prefix: str
+    suffix: str | None
+    schema: pa.Schema
+
+
+def split_by_hash(
+    source: Any, steps: tuple[Step, ...], keys: tuple[str, ...], n: int
+) -> list[pa.Table]:
+    """Run a partition's pending steps, then split it into ``n`` buckets by key hash."""
+    return hash_split(run_pipeline(source, steps), list(keys), n)
+
+
+def split_at_random(source: Any, steps: tuple[Step, ...], n: int, seed: int) -> list[pa.Table]:
+    """Run a partition's pending steps, then split it into ``n`` random buckets."""
+    return random_split(run_pipeline(source, steps), n, seed)
+
+
+def split_by_range(
+    source: Any,
+    steps: tuple[Step, ...],
+    keys: tuple[str, ...],
+    descending: tuple[bool, ...],
+    nulls_first: tuple[bool, ...],
+    boundaries: pa.Table,
+) -> list[pa.Table]:
+    """Run a partition's pending steps, then split it into ``len(boundaries) + 1``
+    buckets of ordered key ranges."""
+    return range_split(
+        run_pipeline(source, steps), list(keys), list(descending), list(nulls_first), boundaries
+    )
+
+
+def sample_keys(
+    source: Any, steps: tuple[Step, ...], keys: tuple[str, ...], n: int, seed: int
+) -> pa.Table:
+    """A random sample of a partition's sort keys (after its pending steps)."""
+    return sample_for_boundaries(run_pipeline(source, steps), list(keys), n, seed)
+
+
+def boundaries_of(
+    samples: list[pa.Table],
+    keys: tuple[str, ...],
+    descending: tuple[bool, ...],
+    nulls_first: tuple[bool, ...],
+    n: int,
+) -> pa.Table:
+    """Range boundaries for ``n`` output partitions from every partition's sample."""
+    return compute_boundaries(samples, list(keys), list(descending), list(nulls_first), n)
+
+
+def join_partitions(
+    left: Any,
+    left_steps: tuple[Step, ...],
+    right: Any,
+    right_steps: tuple[Step, ...],
+    spec: JoinSpec,
+) -> pa.Table:
+    """Join one left partition with one right partition (either may be a list to concat).
+
+    Within a memory grant (set by the runner) the sides are read partition by partition
+    and joined by :func:`grace_hash_join`, which goes out of core when they outgrow it.
+    """
+    grant = current_grant()
+    if grant is not None and spec.how != "cross":
+        result = grace_hash_join(
+            stream_partitions(left, left_steps),
+            stream_partitions(right, right_steps),
+            list(spec.left_on),
+            list(spec.right_on),
+            spec.how,
+            spec.prefix,
+            spec.suffix,
+            grant,
+        )
+    else:
+        result = hash_join(
+            run_pipeline(left, left_steps),
+            run_pipeline(right, right_steps),
+            list(spec.left_on),
+            list(spec.right_on),
+            spec.how,
+            spec.prefix,
+            spec.suffix,
+        )
+    if not result.schema.equals(spec.schema):
+        result = result.cast(spec.schema)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class SeededRandomSplit:
+    """``split_at_random`` with a user seed added to the partition index."""
+
+    seed: int
+
+    def __call__(self, source: Any, steps: tuple[Step, ...], n: int, index: int) -> list:
+        return split_at_random(source, steps, n, self.seed + index)
+
+
+@dataclass(frozen=True, slots=True)
+class RangeSplit:
+    """``split_by_range`` padded to exactly ``n`` buckets."""
+
+    n: int
+
+    def __call__(
+        self,
+        source: Any,
+        steps: tuple[Step, ...],
+        keys: tuple[str, ...],
+        desc: tuple[bool, ...],
+        nulls: tuple[bool, ...],
+        samples: list[pa.Table],
+    ) -> list[pa.Table]:
+        boundaries = boundaries_of(samples, keys, desc, nulls, self.n)
+        buckets = split_by_range(source, steps, keys, desc, nulls, boundaries)
+        empty = buckets[0].schema.empty_table()
+        return buckets + [empty] * (self.n - len(buckets))

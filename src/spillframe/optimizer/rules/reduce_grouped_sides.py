@@ -10,7 +10,7 @@ and then keeps the few orders of one nation's late suppliers.
 
 The filter is a semi join marked ``strategy="reduce"``: lowering makes it a broadcast
 of ``L``'s keys when ``L`` is expected small, and drops it otherwise (it is only ever
-an optimization; see ``spillframe.physical.wide.lower_Join``).
+an optimization; see ``spillframe.physical.lowering.join``).
 """
 
 from __future__ import annotations
