@@ -166,7 +166,7 @@ def private_dir(parent: str, kind: str) -> str:
 def sweep_stale_dirs(parent: str) -> list[str]:
     """Remove the spill directories under ``parent`` whose owner process is gone;
     returns the paths removed. Directories of live processes are left alone."""
-    removed = []
+    removed: list[str] = []
     try:
         entries = os.listdir(parent)
     except OSError:
