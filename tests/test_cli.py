@@ -12,3 +12,4 @@ def test_demo_prints_result_plan_and_time(tmp_path, capsys, sf_runner):
     assert "(showing" in out and "region" in out
     assert "== Physical plan ==" in out and "partitions" in out
     assert "Query time:" in out
+    assert "What each stage did" in out and "rows_out" in out and "spillframe-sort-from" in out

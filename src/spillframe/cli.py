@@ -75,6 +75,8 @@ def run_demo(rows: int, directory: str | None) -> int:
     result.show(n=10)
     print("\nPlan:")
     demo_query(workdir).explain(show_all=True)
+    print("\nWhat each stage did (result.stats(); explain(analyze=True) prints it in the plan):")
+    print(result.stats())
     print(
         f"\nQuery time: {elapsed:.3f} s over {rows:,} rows "
         f"({rows / elapsed / 1e6:.1f} M rows/s) on the {runner.name} runner"

@@ -72,7 +72,29 @@ def test_each_eager_call_replaces_the_stats(sf_runner, make_df):
     first = df.collect().stats()
     assert first.rows_out == 90
     df.to_pandas()  # from the cache: no query, the stats stay
+    df.show(2, file=io.StringIO())
     assert df.stats() is first
+
+
+def test_a_query_stopped_early_says_so():
+    runner = PyRunner(num_threads=1)  # runs at most two partitions ahead of the consumer
+    previous = sf.runners.base.set_active_runner(runner)
+    try:
+        _stop_early()
+    finally:
+        sf.runners.base.set_active_runner(previous)
+        runner.close()
+
+
+def _stop_early():
+    df = sf.from_pydict({"a": list(range(1000))}, num_partitions=8).where(col("a") >= 0)
+    partitions = df.iter_partitions()
+    next(partitions)
+    partitions.close()
+    stats = df.stats()
+    assert not stats.complete and "stopped early" in stats.summary()
+    assert stats.stage(stats.output_stage).tasks < 8
+    assert df.limit(5).to_arrow().num_rows == 5
 
 
 def test_explain_analyze_prints_actuals_beside_estimates(sf_runner, make_df):

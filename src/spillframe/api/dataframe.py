@@ -668,7 +668,8 @@ class DataFrame(GlobalAggregations):
         """
         limited = self.limit(n)
         table = limited.to_arrow()
-        self._stats = limited._stats or self._stats
+        if self._cache is None:  # a preview of the cache is no query of this DataFrame's
+            self._stats = limited._stats
         print(_format_table(table), file=file or sys.stdout)
 
     def explain(

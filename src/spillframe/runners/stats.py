@@ -318,11 +318,15 @@ class QueryRecorder:
             logger.warning(line)
 
     def finish(self, complete: bool = True) -> QueryStats:
-        """The query's :class:`QueryStats`; logs what spilling was not alerted yet."""
+        """The query's :class:`QueryStats`; logs what spilling was not alerted yet.
+        ``complete``: the consumer read every output partition (else the stats say
+        the query stopped early, unless every planned task ran anyway)."""
         self.alert(force=True)
         wall = time.time() - self.started
         with self._lock:
             stages = tuple(self._stage_stats(sid) for sid in sorted(self._stages))
+            # Stopped early, but after every planned task had run (a limit met at the end).
+            complete = complete or all(s.tasks >= s.planned_tasks for s in stages)
             return QueryStats(
                 self.query_id,
                 self.plan.name,
