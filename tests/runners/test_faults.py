@@ -304,6 +304,8 @@ def test_concurrent_queries_keep_their_own_spill_accounting(py_runner, tmp_path)
         t.join(timeout=120)
     assert seen["spilling"].spilled_bytes > 0
     assert seen["quiet"].spilled_bytes == 0, "a query saw another query's spilling"
+    # A thread that ran no query (this one) sees the last query that finished.
+    assert runner.last_spill_stats is seen["spilling"]
     assert os.listdir(tmp_path) == []
 
 

@@ -161,18 +161,22 @@ class PyRunner(Runner):
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._last = threading.local()
+        self._last_finished: SpillStats | None = None
         self.progress = wants_progress(progress)
 
     @property
     def last_spill_stats(self) -> SpillStats | None:
-        """What the last query *this thread* ran spilled (None before the first): each
-        query has its own spill store, so queries run at once from several threads
-        never see each other's figures."""
-        return getattr(self._last, "spill_stats", None)
+        """What the last query *this thread* ran spilled: each query has its own spill
+        store, so queries run at once from several threads never see each other's
+        figures. A thread that ran none sees the last query that finished (None before
+        the first). ``df.stats()`` gives the same per query, stage by stage."""
+        stats = getattr(self._last, "spill_stats", None)
+        return stats if stats is not None else self._last_finished
 
     @last_spill_stats.setter
     def last_spill_stats(self, stats: SpillStats | None) -> None:
         self._last.spill_stats = stats
+        self._last_finished = stats
 
     def planning_defaults(self) -> dict[str, Any]:
         """Partitions small enough that every thread's task fits the budget: the
