@@ -7,6 +7,7 @@ PyRunner's own spill store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -101,22 +102,28 @@ def py_runner():
         runner.close()
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 256 KiB tmpfs mounted for the test (needs root; skipped otherwise)."""
-    mount = tmp_path / "small-disk"
+@contextlib.contextmanager
+def _tmpfs(mount, options: str):
+    """A tmpfs mounted at ``mount`` for a test (needs root; the test skips otherwise)."""
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)],
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'not root'})")
+        pytest.skip(f"cannot mount a tmpfs ({options}) here: {done.stderr.strip() or 'not root'}")
     try:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB disk."""
+    with _tmpfs(tmp_path / "small-disk", "size=256k,mode=0755") as mount:
+        yield mount
 
 
 def _remedies(message: str) -> None:
@@ -154,16 +161,7 @@ def test_a_spill_dir_that_is_a_file_is_refused_with_the_remedies(py_runner, tmp_
 
 
 def test_a_read_only_spill_dir_is_refused_with_the_remedies(py_runner, tmp_path):
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here ({done.stderr.strip() or 'not root'})")
-    try:
+    with _tmpfs(tmp_path / "ro", "ro,size=64k") as mount:
         py_runner(num_threads=2, memory_limit=64 * 1024, spill_dir=str(mount))
         with (
             configure(partition_bytes=50 * 1024),
@@ -172,8 +170,6 @@ def test_a_read_only_spill_dir_is_refused_with_the_remedies(py_runner, tmp_path)
             _spilling_query().collect()
         assert str(mount) in str(info.value)
         _remedies(str(info.value))
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 # -- writes -------------------------------------------------------------------------------

@@ -294,34 +294,10 @@ def _decoded(
 
 
 def read_parquet_pieces(
-    pieces: tuple[ParquetPiece, ...],
-    physical: pa.Schema,
-    output: pa.Schema,
-    columns: list[str] | None,
-    predicate: pc.Expression | None,
-    limit: int | None,
-    dictionary_filters: tuple[tuple[str, Any], ...] = (),
-    use_threads: bool = False,
+    pieces: tuple[ParquetPiece, ...], physical: pa.Schema, output: pa.Schema, *args: Any
 ) -> pa.Table:
-    """Read pieces, filter with ``predicate``, keep ``columns``, at most ``limit`` rows.
-
-    ``dictionary_filters`` are ``(column, conjunct)`` pairs of the predicate on string
-    columns read as dictionaries: the conjunct is tested on the distinct values only,
-    and only the rows that pass are decoded to strings. ``use_threads`` lets Arrow
-    decode columns in parallel (for a scan with fewer tasks than cores).
-    """
-    tables = list(
-        iter_parquet_pieces(
-            pieces,
-            physical,
-            output,
-            columns,
-            predicate,
-            limit,
-            dictionary_filters,
-            use_threads,
-        )
-    )
+    """The tables of :func:`iter_parquet_pieces` (same arguments) as one table."""
+    tables = list(iter_parquet_pieces(pieces, physical, output, *args))
     if not tables:
         return output.empty_table()
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
@@ -337,9 +313,16 @@ def iter_parquet_pieces(
     dictionary_filters: tuple[tuple[str, Any], ...] = (),
     use_threads: bool = False,
 ) -> Iterator[pa.Table]:
-    """:func:`read_parquet_pieces` as a stream of tables of ``output``'s schema, one per
-    batch Arrow's scanner decodes (about a row group), so that a task can filter and
-    project them one at a time instead of holding its whole partition first."""
+    """Read pieces, filter with ``predicate``, keep ``columns``, at most ``limit`` rows,
+    as a stream of tables of ``output``'s schema: one per batch Arrow's scanner decodes
+    (about a row group), so that a task can filter and project them one at a time
+    instead of holding its whole partition first.
+
+    ``dictionary_filters`` are ``(column, conjunct)`` pairs of the predicate on string
+    columns read as dictionaries: the conjunct is tested on the distinct values only,
+    and only the rows that pass are decoded to strings. ``use_threads`` lets Arrow
+    decode columns in parallel (for a scan with fewer tasks than cores).
+    """
     file_format = ds.ParquetFileFormat()
     filesystem = pafs.LocalFileSystem()
     read_columns = columns
