@@ -11,6 +11,8 @@ import pyarrow as pa
 
 from spillframe.api import execution
 from spillframe.api.aggregations import GlobalAggregations, GroupedDataFrame, agg_exprs
+from spillframe.api.reshape import Reshaping
+from spillframe.api.set_ops import SetOperations
 from spillframe.errors import SchemaError, missing_column_message
 from spillframe.expr.expression import Column, Expression, col
 from spillframe.kernels.exchange import concat_tables
@@ -38,7 +40,7 @@ def _flatten(args: tuple[Any, ...]) -> list[Any]:
     return list(args)
 
 
-class DataFrame(GlobalAggregations):
+class DataFrame(GlobalAggregations, SetOperations, Reshaping):
     """A lazy, partitioned table. Every method returns a new DataFrame; nothing runs
     until an eager call (``collect``, ``show``, ``to_pandas``, ``write_*``...).
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from spillframe.expr.expression import Expression
 from spillframe.logical import nodes as L
+from spillframe.logical import reshape as R
 from spillframe.logical.keys import PlanKeys
 
 
@@ -108,8 +109,12 @@ def _child_requirements(
     if isinstance(node, L.Filter):
         assert node.predicate is not None  # Filter refuses to be built without one
         return [None if required is None else required | node.predicate.column_names()]
-    if isinstance(node, (L.Limit, L.Sample, L.IntoPartitions)):
+    if isinstance(node, (L.Limit, L.Sample, L.IntoPartitions, R.Offset, R.SampleRows)):
         return [required]
+    if isinstance(node, R.RepeatRows):
+        return [None if required is None else required | {node.times}]
+    if isinstance(node, R.Unpivot):
+        return [set(node.ids) | set(node.values)]
     if isinstance(node, L.Repartition):
         return [None if required is None else required | _columns(node.keys)]
     if isinstance(node, (L.Sort, L.TopK)):

@@ -10,7 +10,14 @@ from spillframe.config import Config
 from spillframe.logical import nodes as L
 
 # Importing the modules registers their lowerings.
-from spillframe.physical.lowering import aggregate, exchange, join, narrow, sort  # noqa: F401
+from spillframe.physical.lowering import (  # noqa: F401
+    aggregate,
+    exchange,
+    join,
+    narrow,
+    reshape,
+    sort,
+)
 from spillframe.physical.lowering.core import LOWERINGS, Lowering, Part, Pending, lowers
 from spillframe.physical.plan import PhysicalPlan
 
