@@ -12,9 +12,10 @@ import pyarrow as pa
 from spillframe.api import execution
 from spillframe.api.aggregations import GlobalAggregations, GroupedDataFrame, agg_exprs
 from spillframe.api.reshape import Reshaping
+from spillframe.api.rows import RowSelection
 from spillframe.api.set_ops import SetOperations
 from spillframe.errors import SchemaError, missing_column_message
-from spillframe.expr.expression import Column, Expression, col
+from spillframe.expr.expression import Alias, Column, Expression, Function, col
 from spillframe.kernels.exchange import concat_tables
 from spillframe.logical import nodes as L
 from spillframe.runners.base import get_runner
@@ -40,7 +41,7 @@ def _flatten(args: tuple[Any, ...]) -> list[Any]:
     return list(args)
 
 
-class DataFrame(GlobalAggregations, SetOperations, Reshaping):
+class DataFrame(GlobalAggregations, SetOperations, Reshaping, RowSelection):
     """A lazy, partitioned table. Every method returns a new DataFrame; nothing runs
     until an eager call (``collect``, ``show``, ``to_pandas``, ``write_*``...).
 
@@ -156,7 +157,7 @@ class DataFrame(GlobalAggregations, SetOperations, Reshaping):
         exprs.extend(_to_expr(e).alias(name) for name, e in projections.items())
         if not exprs:
             raise ValueError("select() needs at least one column")
-        return self._new(L.Project(self._builder, exprs=tuple(exprs)))
+        return self._project(exprs)
 
     def with_columns(self, columns: Mapping[str, Expression]) -> DataFrame:
         """Add or replace several columns at once (``{name: expression}``).
@@ -176,7 +177,7 @@ class DataFrame(GlobalAggregations, SetOperations, Reshaping):
         }
         exprs = [new.pop(n) if n in new else col(n) for n in self.column_names]
         exprs.extend(new.values())
-        return self._new(L.Project(self._builder, exprs=tuple(exprs)))
+        return self._project(exprs)
 
     def with_column(self, name: str, expr: Expression) -> DataFrame:
         """Add (or replace) column ``name`` computed by ``expr``.
@@ -219,6 +220,28 @@ class DataFrame(GlobalAggregations, SetOperations, Reshaping):
         if not keep:
             raise ValueError("exclude() would drop every column")
         return self._new(L.Project(self._builder, exprs=tuple(keep)))
+
+    def _project(self, exprs: list[Expression]) -> DataFrame:
+        """A projection; columns that are ``.explode()`` calls become a projection of
+        their lists followed by an ``Explode`` node (it changes the row count)."""
+        exploded = [e for e in exprs if _explode_call(e) is not None]
+        if not exploded:
+            return self._new(L.Project(self._builder, exprs=tuple(exprs)))
+        lists = []
+        for e in exprs:
+            call = _explode_call(e)
+            lists.append(e if call is None else call.args[0].alias(e.output_name()))
+        plan: L.LogicalPlan = L.Project(self._builder, exprs=tuple(lists))
+        names = tuple(e.output_name() for e in exploded)
+        dropping = [
+            e.output_name() for e in exploded if _explode_call(e).kwargs["ignore_empty_and_null"]
+        ]
+        if dropping:
+            keep = col(dropping[0]).list.lengths() > 0
+            for name in dropping[1:]:
+                keep = keep & (col(name).list.lengths() > 0)
+            plan = L.Filter(plan, predicate=keep)
+        return self._new(L.Explode(plan, columns=names))
 
     # -- rows ----------------------------------------------------------------------------------
     def where(self, predicate: Expression | str) -> DataFrame:
@@ -282,26 +305,6 @@ class DataFrame(GlobalAggregations, SetOperations, Reshaping):
         if not names:
             raise ValueError("explode() needs at least one column")
         return self._new(L.Explode(self._builder, columns=tuple(names)))
-
-    def sample(
-        self, fraction: float, with_replacement: bool = False, seed: int | None = None
-    ) -> DataFrame:
-        """About ``fraction`` of the rows, chosen at random (``seed`` makes it repeatable).
-
-        Examples
-        --------
-        >>> import spillframe as sf
-        >>> df = sf.from_pydict({"a": list(range(100))})
-        >>> df.sample(0.5, seed=1).count_rows() == df.sample(0.5, seed=1).count_rows()
-        True
-        """
-        if with_replacement:
-            raise ValueError(
-                "sample(with_replacement=True) is not supported; use with_replacement=False"
-            )
-        if not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
-            raise ValueError(f"sample fraction must be between 0 and 1, got {fraction!r}")
-        return self._new(L.Sample(self._builder, fraction=float(fraction), seed=seed))
 
     def concat(self, other: DataFrame) -> DataFrame:
         """The rows of this DataFrame followed by those of ``other`` (same schema).
@@ -781,6 +784,12 @@ class DataFrame(GlobalAggregations, SetOperations, Reshaping):
         )
         table = pa.table({"path": pa.array(paths, pa.string())})
         return DataFrame(L.InMemorySource((table,), table.schema))
+
+
+def _explode_call(expr: Expression) -> Function | None:
+    """The ``explode`` call ``expr`` is (possibly aliased), else None."""
+    root = expr.child if isinstance(expr, Alias) else expr
+    return root if isinstance(root, Function) and root.fn == "explode" else None
 
 
 def _per_key(value: bool | list[bool], n: int, name: str) -> list[bool]:

@@ -187,6 +187,56 @@ class Expression:
         """``if_true`` where this boolean expression holds, else ``if_false``."""
         return Function("if_else", (self, _to_expr(if_true), _to_expr(if_false)))
 
+    def is_nan(self) -> Expression:
+        """True where the value is NaN (null stays null; never true for integers).
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"x": [1.0, float("nan"), None]})
+        >>> df.select(sf.col("x").is_nan()).to_pydict()
+        {'x': [False, True, None]}
+        """
+        return Function("is_nan", (self,))
+
+    def not_nan(self) -> Expression:
+        """True where the value is not NaN (null stays null)."""
+        return Function("not_nan", (self,))
+
+    def is_inf(self) -> Expression:
+        """True where the value is infinite (null stays null)."""
+        return Function("is_inf", (self,))
+
+    def fill_nan(self, fill_value: Any) -> Expression:
+        """Replace NaN values by ``fill_value`` (a literal or an expression); nulls stay.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"x": [1.0, float("nan"), None]})
+        >>> df.select(sf.col("x").fill_nan(0.0)).to_pydict()
+        {'x': [1.0, 0.0, None]}
+        """
+        return Function("fill_nan", (self, _to_expr(fill_value)))
+
+    def explode(self, ignore_empty_and_null: bool = False) -> Expression:
+        """One row per element of this list: a whole column of ``select`` or
+        ``with_columns`` (other columns repeat); an empty or null list gives one null,
+        or no row with ``ignore_empty_and_null=True``.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"id": [1, 2, 3], "l": [[10, 20], [], None]})
+        >>> df.select("id", sf.col("l").explode()).to_pydict()
+        {'id': [1, 1, 2, 3], 'l': [10, 20, None, None]}
+        >>> df.select("id", sf.col("l").explode(ignore_empty_and_null=True)).to_pydict()
+        {'id': [1, 1], 'l': [10, 20]}
+        """
+        return Function(
+            "explode", (self,), (("ignore_empty_and_null", bool(ignore_empty_and_null)),)
+        )
+
     def abs(self) -> Expression:
         """Absolute value."""
         return Function("abs", (self,))

@@ -390,6 +390,37 @@ def _logical(kernel: Callable[..., Datum]) -> Callable[..., Datum]:
     return impl
 
 
+def _float_check(name: str) -> Callable[[Datum], Datum]:
+    """``is_nan``/``is_inf`` for numbers: integers (and nulls) are never NaN or infinite."""
+    kernel = getattr(pc, name)
+
+    def impl(x: Datum) -> Datum:
+        _numeric(x)
+        if pa.types.is_floating(x.type):
+            return kernel(x)
+        return pc.if_else(pc.is_valid(x), False, pa.scalar(None, pa.bool_()))
+
+    return impl
+
+
+def _not_nan(x: Datum) -> Datum:
+    return pc.invert(_float_check("is_nan")(x))
+
+
+def _fill_nan(x: Datum, value: Datum) -> Datum:
+    _numeric(x)
+    if not pa.types.is_floating(x.type):
+        return x
+    return pc.if_else(pc.fill_null(pc.is_nan(x), False), pc.cast(value, x.type), x)
+
+
+def _explode(x: Datum, ignore_empty_and_null: bool) -> Datum:
+    raise TypeError(
+        "explode() changes the number of rows, so it can only be a whole column of "
+        "select() or with_columns(), e.g. df.select('id', col('l').explode())"
+    )
+
+
 FUNCTIONS: dict[str, Callable[..., Datum]] = {
     "add": _add,
     "subtract": _subtract,
@@ -439,6 +470,11 @@ FUNCTIONS: dict[str, Callable[..., Datum]] = {
     "list.lengths": _list_lengths,
     "list.get": _list_get,
     "list.join": _list_join,
+    "is_nan": _float_check("is_nan"),
+    "is_inf": _float_check("is_inf"),
+    "not_nan": _not_nan,
+    "fill_nan": _fill_nan,
+    "explode": _explode,
 }
 
 
