@@ -176,17 +176,27 @@ JOIN_DATA_RIGHT = {
 def test_strategies_give_the_same_rows(sf_runner, make_df, how):
     results, plans = {}, {}
     with small_partitions():
-        for strategy in (None, "hash", "broadcast"):
-            left = make_df(JOIN_DATA_LEFT, num_partitions=4)
-            right = make_df(JOIN_DATA_RIGHT, num_partitions=3)
+        strategies = [None, "hash", "broadcast"] + (["sort_merge"] if how == "inner" else [])
+        left = make_df(JOIN_DATA_LEFT, num_partitions=4)
+        right = make_df(JOIN_DATA_RIGHT, num_partitions=3)
+        if how == "outer":  # as Daft: an outer join cannot broadcast
+            strategies.remove("broadcast")
+            with pytest.raises(ValueError, match="outer join cannot broadcast"):
+                left.join(right, on="k", how=how, strategy="broadcast")
+        elif how != "inner":
+            with pytest.raises(ValueError, match="sort_merge join is an inner join"):
+                left.join(right, on="k", how=how, strategy="sort_merge")
+        for strategy in strategies:
             df = left.join(right, on="k", how=how, strategy=strategy)
             plans[strategy] = " ".join(stage_names(df))
             results[strategy] = df.to_arrow()
     assert "hash-join" in plans["hash"] and "hash-split" in plans["hash"]
     if how in ("inner", "left", "right", "semi", "anti"):
         assert "broadcast-join" in plans["broadcast"]
-    assert_df_equal(results["hash"], results[None])
-    assert_df_equal(results["broadcast"], results[None])
+    for strategy in strategies:
+        assert_df_equal(results[strategy], results[None])
+    if how == "inner":  # planned as a hash join
+        assert plans["sort_merge"] == plans["hash"]
     assert_df_equal(
         results[None],
         reference_join(

@@ -462,50 +462,29 @@ class DataFrame(GlobalAggregations, SetOperations, Reshaping, RowSelection):
         prefix: str | None = None,
         suffix: str | None = None,
     ) -> DataFrame:
-        """Join with ``other`` on key columns.
+        """Join with ``other`` on keys: column names or expressions.
 
         ``how`` is one of inner, left, right, outer, semi, anti, cross; ``strategy``
-        None (chosen from sizes), "hash" or "broadcast". Right columns whose names
-        clash with left ones are renamed ``right.<name>`` (or ``<name><suffix>``).
+        None (chosen from sizes), "hash", "broadcast" or "sort_merge" (planned as a hash
+        join; inner joins only, as in Daft). Keys may be expressions
+        (``left_on=col("a") * 10``); they are not output columns. Right columns whose
+        names clash with left ones are renamed ``prefix + name + suffix`` (Daft's rule;
+        ``right.<name>`` when neither is given). See :mod:`spillframe.api.joins`.
 
         Examples
         --------
         >>> import spillframe as sf
         >>> a = sf.from_pydict({"k": [1, 2], "x": ["a", "b"]})
-        >>> b = sf.from_pydict({"k": [2, 3], "y": [20, 30]})
+        >>> b = sf.from_pydict({"k": [2, 3], "x": ["c", "d"]})
         >>> a.join(b, on="k").to_pydict()
-        {'k': [2], 'x': ['b'], 'y': [20]}
+        {'k': [2], 'x': ['b'], 'right.x': ['c']}
+        >>> a.join(b, left_on=sf.col("k") + 1, right_on="k", suffix="_b").to_pydict()
+        {'k': [1, 2], 'x': ['a', 'b'], 'k_b': [2, 3], 'x_b': ['c', 'd']}
         """
-        if not isinstance(other, DataFrame):
-            raise TypeError(f"join takes a DataFrame, got {type(other).__name__}")
-        if strategy not in (None, "hash", "broadcast"):
-            raise ValueError(f"join strategy must be None, 'hash' or 'broadcast', got {strategy!r}")
-        if how == "cross":
-            if on is not None or left_on is not None or right_on is not None:
-                raise ValueError("a cross join takes no join keys")
-            lk: list[str] = []
-            rk: list[str] = []
-        elif on is not None:
-            if left_on is not None or right_on is not None:
-                raise ValueError("pass either on= or left_on=/right_on=, not both")
-            lk = rk = _key_names(on, "on")
-        elif left_on is not None and right_on is not None:
-            lk, rk = _key_names(left_on, "left_on"), _key_names(right_on, "right_on")
-        else:
-            raise ValueError("join needs on= or both left_on= and right_on=")
-        if how != "cross" and not lk:
-            raise ValueError("join needs at least one key column")
+        from spillframe.api.joins import join_plan
+
         return self._new(
-            L.Join(
-                self._builder,
-                other._builder,
-                tuple(lk),
-                tuple(rk),
-                how,
-                strategy,
-                prefix or "right.",
-                suffix,
-            )
+            join_plan(self, other, on, left_on, right_on, how, strategy, prefix, suffix)
         )
 
     # -- running ---------------------------------------------------------------------------------
