@@ -128,6 +128,43 @@ class GlobalAggregations:
         """
         return self._global(Expression.agg_list, cols)
 
+    def stddev(self, *cols: Any, ddof: int = 1) -> DataFrame:
+        """Standard deviation of each column (every column when none), divisor
+        ``n - ddof``, as one row.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [0, 1, 2]}).stddev("a").to_pydict()
+        {'a': [1.0]}
+        """
+        return self._global(lambda e: e.stddev(ddof), cols)
+
+    def var(self, *cols: Any, ddof: int = 1) -> DataFrame:
+        """Variance of each column (every column when none), divisor ``n - ddof``.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"a": [0, 1, 2]}).var("a", ddof=0).to_pydict()
+        {'a': [0.6666666666666666]}
+        """
+        return self._global(lambda e: e.var(ddof), cols)
+
+    def agg_concat(self, *cols: Any, delimiter: str | None = None) -> DataFrame:
+        """The non-null strings of each column (every column when none) joined by
+        ``delimiter``, as one row.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"s": ["a", None, "b"]}).agg_concat("s", delimiter="-").to_pydict()
+        {'s': ['a-b']}
+        """
+        return self._global(lambda e: e.string_agg(delimiter), cols)
+
+    string_agg = agg_concat
+
     def count(self, *cols: Any) -> DataFrame:
         """Count rows, or the non-null values of the given columns, as one row.
 
@@ -242,6 +279,39 @@ class GroupedDataFrame:
 
     agg_list = list_agg
 
+    def stddev(self, *cols: Any, ddof: int = 1) -> DataFrame:
+        """Standard deviation (divisor ``n - ddof``) of the given columns (all non-key
+        columns when none), per group.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"k": [1, 1, 1, 2], "v": [1.0, 2.0, 3.0, 4.0]})
+        >>> df.groupby("k").stddev("v").sort("k").to_pydict()
+        {'k': [1, 2], 'v': [1.0, None]}
+        """
+        return self._all(lambda e: e.stddev(ddof), cols)
+
+    def var(self, *cols: Any, ddof: int = 1) -> DataFrame:
+        """Variance (divisor ``n - ddof``) of the given columns (all non-key columns
+        when none), per group; see ``stddev``."""
+        return self._all(lambda e: e.var(ddof), cols)
+
+    def string_agg(self, *cols: Any, delimiter: str | None = None) -> DataFrame:
+        """The non-null strings of the given columns (all non-key columns when none)
+        joined by ``delimiter``, per group.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"k": [1, 1, 2], "s": ["a", "b", "c"]})
+        >>> df.groupby("k").string_agg("s", delimiter="+").sort("k").to_pydict()
+        {'k': [1, 2], 's': ['a+b', 'c']}
+        """
+        return self._all(lambda e: e.string_agg(delimiter), cols)
+
+    agg_concat = string_agg
+
 
 #: The ``op`` names of Daft's ``(column, "op")`` aggregation pairs, and the expression
 #: method each one calls.
@@ -258,6 +328,10 @@ _PAIR_AGGREGATIONS = {
     "list": "agg_list",
     "agg_list": "agg_list",
     "stddev": "stddev",
+    "std": "stddev",
+    "var": "var",
+    "list_agg": "list_agg",
+    "string_agg": "string_agg",
 }
 
 

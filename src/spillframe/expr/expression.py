@@ -283,8 +283,8 @@ class Expression:
         return ListNamespace(self)
 
     # -- aggregations --------------------------------------------------------------
-    def _agg(self, op: str) -> AggExpr:
-        return AggExpr(op, self)
+    def _agg(self, op: str, **options: Any) -> AggExpr:
+        return AggExpr(op, self, tuple(options.items()))
 
     def sum(self) -> AggExpr:
         """Sum of non-null values."""
@@ -325,9 +325,48 @@ class Expression:
         """All values of the group as a list."""
         return self._agg("agg_list")
 
-    def stddev(self) -> AggExpr:
-        """Sample standard deviation (ddof=1, as pandas)."""
-        return self._agg("stddev")
+    def stddev(self, ddof: int = 1) -> AggExpr:
+        """Standard deviation with divisor ``n - ddof`` (1: the sample deviation, as
+        pandas; 0: the population's); null when ``n <= ddof``.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"x": [1.0, 2.0, 3.0, 4.0]})
+        >>> df.agg(sf.col("x").stddev(ddof=0).alias("pop"), sf.col("x").var().alias("var")).to_pydict()
+        {'pop': [1.118033988749895], 'var': [1.6666666666666667]}
+        """
+        return self._agg("stddev", ddof=_ddof(ddof))
+
+    def var(self, ddof: int = 1) -> AggExpr:
+        """Variance with divisor ``n - ddof`` (default 1, the sample variance); see
+        ``stddev``."""
+        return self._agg("var", ddof=_ddof(ddof))
+
+    def list_agg(self) -> AggExpr:
+        """All values of the group as a list (Daft's name; the same as ``agg_list``)."""
+        return self._agg("agg_list")
+
+    def string_agg(self, delimiter: str | None = None) -> AggExpr:
+        """The group's non-null strings joined by ``delimiter``, in input order; null
+        for a group without strings.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"k": [1, 1, 2], "s": ["a", "b", None]})
+        >>> df.groupby("k").agg(sf.col("s").string_agg(", ")).sort("k").to_pydict()
+        {'k': [1, 2], 's': ['a, b', None]}
+        """
+        if delimiter is not None and not isinstance(delimiter, str):
+            raise TypeError(f"string_agg delimiter must be a string or None, got {delimiter!r}")
+        return self._agg("string_agg", delimiter=delimiter)
+
+
+def _ddof(ddof: Any) -> int:
+    if not isinstance(ddof, int) or isinstance(ddof, bool) or ddof < 0:
+        raise ValueError(f"ddof must be an int >= 0, got {ddof!r}")
+    return ddof
 
 
 def _to_expr(value: Any) -> Expression:
@@ -446,15 +485,17 @@ class AggExpr(Expression):
 
     op: str
     child: Expression
+    options: tuple[tuple[str, Any], ...] = ()
 
     def children(self) -> tuple[Expression, ...]:
         return (self.child,)
 
     def with_children(self, children: tuple[Expression, ...]) -> Expression:
-        return AggExpr(self.op, children[0])
+        return AggExpr(self.op, children[0], self.options)
 
     def __repr__(self) -> str:
-        return f"{self.op}({self.child!r})"
+        opts = "".join(f", {k}={v!r}" for k, v in self.options)
+        return f"{self.op}({self.child!r}{opts})"
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)

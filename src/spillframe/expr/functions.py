@@ -373,7 +373,7 @@ def _comparison(kernel: Callable[..., Datum]) -> Callable[..., Datum]:
             unit = finer_time_unit(a.type.unit, b.type.unit)
             a = pc.cast(a, pa.timestamp(unit, a.type.tz))
             b = pc.cast(b, pa.timestamp(unit, b.type.tz))
-        return kernel(a, b)
+        return _decimal_safe(kernel, a, b)  # decimal(15, 2) vs a mean's decimal(38, 6)
 
     return impl
 

@@ -132,6 +132,10 @@ def _input(spec: AggSpec, table: pa.Table) -> tuple[pa.ChunkedArray, pa.DataType
     return column, agg_output_type(spec.op, column.type)
 
 
+def _value_type(kind: pa.DataType) -> pa.DataType:
+    return kind.value_type if pa.types.is_dictionary(kind) else kind
+
+
 # ---------------------------------------------------------------------------- one phase
 
 
@@ -162,6 +166,11 @@ def aggregate(table: pa.Table, keys: list[str], specs: list[AggSpec]) -> pa.Tabl
     """
     _check_columns(table, keys, specs)
     inputs = [_input(spec, table) for spec in specs]
+    if not all(
+        spec.aggregation.one_phase(_value_type(column.type))
+        for spec, (column, _) in zip(specs, inputs)
+    ):  # e.g. a decimal mean, which divides exactly only from its partials
+        return final_aggregate(partial_aggregate(table, keys, specs), keys, specs)
     steps = [
         spec.aggregation.direct(f"__agg{i}", column, out_type)
         for i, (spec, (column, out_type)) in enumerate(zip(specs, inputs))

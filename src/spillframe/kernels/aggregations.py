@@ -13,9 +13,11 @@ prepared column, and how its result becomes a column.
 
 from __future__ import annotations
 
+import dataclasses
+import decimal
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -144,10 +146,17 @@ def _merge_lists(lists: pa.ChunkedArray, groups: Groups) -> pa.Array:
     return cast_result(merged, lists.type)
 
 
-def _merge_stddev(
-    count: pa.ChunkedArray, mean: pa.ChunkedArray, var: pa.ChunkedArray, groups: Groups
+def _merge_moments(
+    count: pa.ChunkedArray,
+    mean: pa.ChunkedArray,
+    var: pa.ChunkedArray,
+    groups: Groups,
+    ddof: int,
+    root: bool,
 ) -> pa.Array:
-    """Sample standard deviation from per-partition (count, mean, variance): Chan et al."""
+    """The variance with divisor ``n - ddof`` (its square root with ``root``) from
+    per-partition (count, mean, population variance): Chan et al.; null for
+    ``n <= ddof``."""
     as_numpy = lambda c: c.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64)  # noqa: E731
     n_i, mean_i, var_i = as_numpy(count), as_numpy(mean), as_numpy(var)
     n = np.bincount(groups.gid, weights=n_i, minlength=groups.count)
@@ -155,8 +164,43 @@ def _merge_stddev(
         total_mean = np.bincount(groups.gid, weights=n_i * mean_i, minlength=groups.count) / n
         spread = n_i * var_i + n_i * (mean_i - total_mean[groups.gid]) ** 2
         m2 = np.bincount(groups.gid, weights=spread, minlength=groups.count)
-        std = np.sqrt(np.maximum(m2, 0.0) / (n - 1))
-    return pa.array(std, mask=n < 2, type=pa.float64())
+        variance = np.maximum(m2, 0.0) / (n - ddof)
+    result = np.sqrt(variance) if root else variance
+    return pa.array(result, mask=n <= ddof, type=pa.float64())
+
+
+def mean_decimal_type(kind: pa.DataType) -> pa.DataType:
+    """Daft's type of a decimal mean: the widest precision, four more digits of scale."""
+    if pa.types.is_decimal256(kind):
+        return pa.decimal256(76, min(76, kind.scale + 4))
+    return pa.decimal128(38, min(38, kind.scale + 4))
+
+
+def divide_decimal(total: pa.Array, count: pa.Array) -> pa.Array:
+    """``total / count`` at ``total``'s scale, truncated toward zero (Daft divides the
+    scaled integers); null where the count is 0."""
+    kind = total.type
+    step = decimal.Decimal(1).scaleb(-kind.scale)
+    context = decimal.Context(prec=2 * kind.precision + 2)
+    means = [
+        None
+        if t is None or not c
+        else context.divide(t, decimal.Decimal(c)).quantize(step, decimal.ROUND_DOWN, context)
+        for t, c in zip(total.to_pylist(), count.to_pylist())
+    ]
+    return pa.array(means, kind)
+
+
+def join_string_lists(lists: pa.Array, delimiter: str, kind: pa.DataType) -> pa.Array:
+    """Join each list of strings, skipping nulls; null where nothing is left."""
+    values = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    valid = np.asarray(pc.is_valid(values).to_numpy(zero_copy_only=False), dtype=bool)
+    counts = np.bincount(parents[valid], minlength=len(lists))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    kept = pa.ListArray.from_arrays(pa.array(offsets), values.filter(pa.array(valid)))
+    joined = pc.binary_join(kept, delimiter)
+    return pc.if_else(pa.array(counts > 0), joined, pa.scalar(None, joined.type)).cast(kind)
 
 
 #: ``name(part)``: the partial (or combine) column of one spec named after its part.
@@ -187,6 +231,17 @@ class Aggregation:
         """The result type over input ``kind`` (a dictionary's value type); TypeError
         when the aggregation is not defined for it."""
         return kind
+
+    def configured(self, options: dict[str, Any]) -> Aggregation:
+        """This aggregation with a spec's options (``ddof``, ``delimiter``)."""
+        if options:
+            raise ValueError(f"aggregation {self.name!r} takes no options, got {options}")
+        return self
+
+    def one_phase(self, kind: pa.DataType) -> bool:
+        """Whether :meth:`direct` gives what the two phases give over input ``kind``
+        (otherwise one phase runs as partial and final on the same table)."""
+        return True
 
     def values(self, column: pa.ChunkedArray) -> pa.ChunkedArray:
         """``column`` cast to a type pyarrow's grouped kernels accept."""
@@ -338,9 +393,73 @@ class ApproxCountDistinct(CountDistinct):
 
 
 class Mean(Aggregation):
-    """In float64; partials are the sum and the count of non-null values."""
+    """In float64; partials are the sum and the count of non-null values. The mean of
+    a decimal(p, s) is a decimal(38, s + 4) (76 digits for decimal256), truncated, as
+    Daft's."""
 
     name = "mean"
+
+    def output_type(self, kind: pa.DataType) -> pa.DataType:
+        if not is_numeric(kind):
+            raise TypeError(f"{self.name} needs a numeric column, got {kind}")
+        return mean_decimal_type(kind) if pa.types.is_decimal(kind) else pa.float64()
+
+    def values(self, column: pa.ChunkedArray) -> pa.ChunkedArray:
+        column = _decoded(column)
+        if pa.types.is_decimal(column.type):
+            return column.cast(mean_decimal_type(column.type))
+        return column.cast(pa.float64())
+
+    def one_phase(self, kind: pa.DataType) -> bool:
+        return not pa.types.is_decimal(kind)  # Arrow's decimal mean rounds; Daft truncates
+
+    def direct(self, name: str, column: pa.ChunkedArray, out_type: pa.DataType) -> Step:
+        return Step(name, self.values(column), "mean", _SKIP_NULLS, cast_result_to(out_type))
+
+    def partial(self, name: Namer, column: pa.ChunkedArray, out_type: pa.DataType) -> list[Step]:
+        values = self.values(column)
+        total = values.type if pa.types.is_decimal(values.type) else pa.float64()
+        return [
+            Step(name("sum"), values, "sum", _SKIP_NULLS, cast_result_to(total)),
+            Step(name("count"), column, "count", _VALID, cast_result_to(pa.int64())),
+        ]
+
+    def combine(self, name: Namer, part: Parts) -> list[Step]:
+        total = part("sum").type
+        exact = pa.types.is_decimal(total)
+        count = cast_result_to(pa.int64() if exact else pa.float64())
+        return [
+            Step(name("sum"), part("sum"), "sum", _SKIP_NULLS, cast_result_to(total)),
+            Step(name("count"), part("count"), "sum", None, count),
+        ]
+
+    def finalize(self, results: list[pa.Array], part: Parts, groups: Groups) -> pa.Array:
+        total, count = results
+        if pa.types.is_decimal(total.type):
+            return divide_decimal(total, count)
+        return pc.if_else(pc.greater(count, 0), pc.divide(total, count), None)
+
+    def final_type(self, part_type: Callable[[str], pa.DataType]) -> pa.DataType:
+        total = part_type("sum")
+        return total if pa.types.is_decimal(total) else pa.float64()
+
+
+@dataclass(frozen=True)
+class Stddev(Mean):
+    """The deviation with divisor ``n - ddof`` (default 1: the sample deviation), null
+    for ``n <= ddof``, in float64 (decimals too, as Daft); partials are count, mean
+    and population variance per partition, merged with Chan's formula."""
+
+    name: ClassVar[str] = "stddev"
+    ddof: int = 1
+    root: ClassVar[bool] = True
+    kernel: ClassVar[str] = "stddev"
+
+    def configured(self, options: dict[str, Any]) -> Aggregation:
+        unknown = set(options) - {"ddof"}
+        if unknown:
+            raise ValueError(f"aggregation {self.name!r} takes ddof=, got {sorted(unknown)}")
+        return dataclasses.replace(self, ddof=int(options.get("ddof", 1)))
 
     def output_type(self, kind: pa.DataType) -> pa.DataType:
         if not is_numeric(kind):
@@ -350,37 +469,12 @@ class Mean(Aggregation):
     def values(self, column: pa.ChunkedArray) -> pa.ChunkedArray:
         return _decoded(column).cast(pa.float64())
 
-    def direct(self, name: str, column: pa.ChunkedArray, out_type: pa.DataType) -> Step:
-        return Step(name, self.values(column), "mean", _SKIP_NULLS, cast_result_to(out_type))
-
-    def partial(self, name: Namer, column: pa.ChunkedArray, out_type: pa.DataType) -> list[Step]:
-        float64 = cast_result_to(pa.float64())
-        return [
-            Step(name("sum"), self.values(column), "sum", _SKIP_NULLS, float64),
-            Step(name("count"), column, "count", _VALID, cast_result_to(pa.int64())),
-        ]
-
-    def combine(self, name: Namer, part: Parts) -> list[Step]:
-        float64 = cast_result_to(pa.float64())
-        return [
-            Step(name("sum"), part("sum"), "sum", _SKIP_NULLS, float64),
-            Step(name("count"), part("count"), "sum", None, float64),
-        ]
-
-    def finalize(self, results: list[pa.Array], part: Parts, groups: Groups) -> pa.Array:
-        total, count = results
-        return pc.if_else(pc.greater(count, 0), pc.divide(total, count), None)
-
-
-class Stddev(Mean):
-    """The sample deviation (ddof=1); partials are count, mean and population
-    variance per partition, merged with Chan's formula."""
-
-    name = "stddev"
+    def one_phase(self, kind: pa.DataType) -> bool:
+        return True
 
     def direct(self, name: str, column: pa.ChunkedArray, out_type: pa.DataType) -> Step:
-        values = self.values(column)
-        return Step(name, values, "stddev", pc.VarianceOptions(ddof=1), cast_result_to(out_type))
+        values, ddof = self.values(column), pc.VarianceOptions(ddof=self.ddof)
+        return Step(name, values, self.kernel, ddof, cast_result_to(out_type))
 
     def partial(self, name: Namer, column: pa.ChunkedArray, out_type: pa.DataType) -> list[Step]:
         values, float64 = self.values(column), cast_result_to(pa.float64())
@@ -394,7 +488,21 @@ class Stddev(Mean):
         return []
 
     def finalize(self, results: list[pa.Array], part: Parts, groups: Groups) -> pa.Array:
-        return _merge_stddev(part("count"), part("mean"), part("var"), groups)
+        return _merge_moments(
+            part("count"), part("mean"), part("var"), groups, self.ddof, self.root
+        )
+
+    def final_type(self, part_type: Callable[[str], pa.DataType]) -> pa.DataType:
+        return pa.float64()
+
+
+@dataclass(frozen=True)
+class Var(Stddev):
+    """The variance with divisor ``n - ddof`` (default 1); see :class:`Stddev`."""
+
+    name: ClassVar[str] = "var"
+    root: ClassVar[bool] = False
+    kernel: ClassVar[str] = "variance"
 
 
 class AnyValue(Aggregation):
@@ -461,6 +569,46 @@ class AggList(Aggregation):
         return part_type("list")
 
 
+@dataclass(frozen=True)
+class StringAgg(AggList):
+    """The group's non-null strings joined by ``delimiter`` (default none), in input
+    order; null for a group without strings. Partials are lists, as ``agg_list``'s."""
+
+    name: ClassVar[str] = "string_agg"
+    delimiter: str = ""
+
+    def configured(self, options: dict[str, Any]) -> Aggregation:
+        unknown = set(options) - {"delimiter"}
+        if unknown:
+            raise ValueError(f"string_agg takes delimiter=, got {sorted(unknown)}")
+        return dataclasses.replace(self, delimiter=options.get("delimiter") or "")
+
+    def output_type(self, kind: pa.DataType) -> pa.DataType:
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            if kind not in VIEW_TO_LARGE or pa.types.is_binary_view(kind):
+                raise TypeError(f"string_agg needs a string column, got {kind}")
+            return pa.large_string()
+        return kind
+
+    def direct(self, name: str, column: pa.ChunkedArray, out_type: pa.DataType) -> Step:
+        lists = super().direct(name, column, pa.list_(out_type))
+
+        def finish(found: pa.ChunkedArray) -> pa.Array:
+            return join_string_lists(lists.finish(found), self.delimiter, out_type)
+
+        return dataclasses.replace(lists, finish=finish)
+
+    def partial(self, name: Namer, column: pa.ChunkedArray, out_type: pa.DataType) -> list[Step]:
+        return [AggList.direct(self, name("list"), column, pa.list_(out_type))]
+
+    def finalize(self, results: list[pa.Array], part: Parts, groups: Groups) -> pa.Array:
+        lists = _merge_lists(part("list"), groups)
+        return join_string_lists(lists, self.delimiter, lists.type.value_type)
+
+    def final_type(self, part_type: Callable[[str], pa.DataType]) -> pa.DataType:
+        return part_type("list").value_type
+
+
 #: Every aggregation by name; ``AggSpec.op`` and ``AggExpr.op`` name one of them.
 AGGREGATIONS: dict[str, Aggregation] = {
     a.name: a
@@ -476,6 +624,8 @@ AGGREGATIONS: dict[str, Aggregation] = {
         AnyValue(),
         AggList(),
         Stddev(),
+        Var(),
+        StringAgg(),
     )
 }
 AGG_OPS = tuple(AGGREGATIONS)
@@ -511,7 +661,8 @@ class AggSpec:
 
     @property
     def aggregation(self) -> Aggregation:
-        return aggregation(self.op)
+        """The aggregation with this spec's options (e.g. ``stddev`` with its ddof)."""
+        return aggregation(self.op).configured(dict(self.options))
 
 
 def agg_output_type(op: str, input_type: pa.DataType | None) -> pa.DataType:
@@ -528,8 +679,10 @@ def agg_output_type(op: str, input_type: pa.DataType | None) -> pa.DataType:
     -------
     pa.DataType
         Counts: int64. sum: int64 (signed ints, bool), uint64 (unsigned ints), float64,
-        decimal128(38, s) / decimal256(76, s). mean/stddev: float64. min/max/any_value:
-        the input type (a dictionary's value type). agg_list: ``list<input type>``.
+        decimal128(38, s) / decimal256(76, s). mean: float64, or decimal(38, s + 4) of
+        a decimal. stddev/var: float64. min/max/any_value: the input type (a
+        dictionary's value type). agg_list: ``list<input type>``. string_agg: the
+        string type.
 
     Raises
     ------

@@ -32,7 +32,7 @@ def lower_aggregate(low: Lowering, node: L.Aggregate) -> Pending:
     for i, agg in enumerate(node.aggs):
         root = L.unwrap_agg(agg)
         pre.append(root.child.alias(f"__agg_in_{i}"))
-        specs.append(AggSpec(root.op, f"__agg_in_{i}", agg.output_name()))
+        specs.append(AggSpec(root.op, f"__agg_in_{i}", agg.output_name(), root.options))
     pre_schema = pa.schema([resolve_field(e, node.child.schema) for e in pre])
     child = child.then(ProjectStep(tuple(pre), pre_schema), "project", pre_schema)
     return aggregate_pending(low, child, keys, tuple(specs), node.schema)
