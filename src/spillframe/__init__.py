@@ -10,7 +10,7 @@ Examples
 {'k': ['a', 'b'], 'v': [4, 2]}
 """
 
-from spillframe import config
+from spillframe import config, functions
 from spillframe.api.dataframe import DataFrame, GroupedDataFrame, concat
 from spillframe.api.io import (
     from_arrow,
@@ -33,6 +33,7 @@ from spillframe.errors import (
     UDFError,
 )
 from spillframe.expr.expression import Expression, col, lit
+from spillframe.functions import interval
 from spillframe.runners.base import (
     Runner,
     available_runners,
@@ -86,7 +87,9 @@ __all__ = [
     "from_pandas",
     "from_pydict",
     "from_pylist",
+    "functions",
     "get_runner",
+    "interval",
     "lit",
     "read_csv",
     "read_json",

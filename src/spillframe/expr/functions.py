@@ -421,6 +421,98 @@ def _explode(x: Datum, ignore_empty_and_null: bool) -> Datum:
     )
 
 
+# -- calendar functions (spillframe.functions: date_add, date_diff, last_day...) ---------------
+
+
+def _epoch_days(x: Datum) -> Datum:
+    """Days since 1970-01-01 (int32) of a date, or of a timestamp's own calendar date."""
+    _temporal(x)
+    if not pa.types.is_date32(x.type):
+        x = _dt_date(x) if not pa.types.is_date(x.type) else pc.cast(x, pa.date32())
+    return pc.cast(x, pa.int32())
+
+
+def _integers(x: Datum, what: str) -> None:
+    _require(
+        pa.types.is_integer(x.type) or pa.types.is_null(x.type),
+        f"{what} needs integers, got {x.type}",
+    )
+
+
+def _date_add(x: Datum, days: Datum) -> Datum:
+    _integers(days, "date_add days")
+    total = pc.add(pc.cast(_epoch_days(x), pa.int64()), pc.cast(days, pa.int64()))
+    return pc.cast(pc.cast(total, pa.int32()), pa.date32())
+
+
+def _date_sub(x: Datum, days: Datum) -> Datum:
+    _integers(days, "date_sub days")
+    return _date_add(x, pc.negate(pc.cast(days, pa.int64())))
+
+
+def _date_diff(end: Datum, start: Datum) -> Datum:
+    return pc.subtract(_epoch_days(end), _epoch_days(start))
+
+
+def _numpy_ints(*args: Datum) -> tuple[list[np.ndarray], np.ndarray, bool]:
+    """Arguments as int64 numpy arrays (nulls as 0), the mask of rows with a null, and
+    whether every argument is a scalar (then the arrays have one row)."""
+    lengths = {len(a) for a in args if not isinstance(a, pa.Scalar)}
+    n = max(lengths) if lengths else 1
+    values, null = [], np.zeros(n, dtype=bool)
+    for a in args:
+        array = pa.array([a.as_py()] * n, a.type) if isinstance(a, pa.Scalar) else a
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        null |= np.asarray(pc.is_null(array).to_numpy(zero_copy_only=False), dtype=bool)
+        filled = pc.fill_null(pc.cast(array, pa.int64()), 0)
+        values.append(np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.int64))
+    return values, null, not lengths
+
+
+def _dates_out(days: np.ndarray, null: np.ndarray, scalar: bool) -> Datum:
+    result = pa.array(days.astype(np.int32), pa.int32(), mask=null).cast(pa.date32())
+    return result[0] if scalar else result
+
+
+def _last_day(x: Datum) -> Datum:
+    (days,), null, scalar = _numpy_ints(_epoch_days(x))
+    months = days.astype("datetime64[D]").astype("datetime64[M]")
+    last = (months + 1).astype("datetime64[D]") - np.timedelta64(1, "D")
+    return _dates_out(last.astype(np.int64), null, scalar)
+
+
+def _make_date(year: Datum, month: Datum, day: Datum) -> Datum:
+    for value, what in ((year, "year"), (month, "month"), (day, "day")):
+        _integers(value, f"make_date {what}")
+    (y, m, d), null, scalar = _numpy_ints(year, month, day)
+    ok = (m >= 1) & (m <= 12) & (d >= 1) & (y > -10000) & (y < 10000)
+    months = ((y - 1970) * 12 + np.where(ok, m - 1, 0)).astype("datetime64[M]")
+    first = months.astype("datetime64[D]").astype(np.int64)
+    length = (months + 1).astype("datetime64[D]").astype(np.int64) - first
+    ok &= d <= length  # Feb 30 and friends are null, as Daft
+    return _dates_out(first + np.where(ok, d - 1, 0), null | ~ok, scalar)
+
+
+def _from_unixtime(x: Datum, format: str) -> Datum:
+    _numeric(x)
+    seconds = pc.floor(x) if pa.types.is_floating(x.type) else x
+    return pc.strftime(pc.cast(pc.cast(seconds, pa.int64()), pa.timestamp("s")), format=format)
+
+
+def _to_utc_timestamp(x: Datum, timezone: str) -> Datum:
+    _require(
+        pa.types.is_timestamp(x.type) and x.type.tz is None,
+        f"to_utc_timestamp needs a timestamp without a time zone, got {x.type}",
+    )
+    local = pc.assume_timezone(x, timezone=timezone, ambiguous="raise", nonexistent="raise")
+    return pc.cast(local, pa.timestamp(x.type.unit))
+
+
+def _to_string(x: Datum) -> Datum:
+    return x if _is_str(x.type) else pc.cast(x, pa.string())
+
+
 FUNCTIONS: dict[str, Callable[..., Datum]] = {
     "add": _add,
     "subtract": _subtract,
@@ -475,6 +567,14 @@ FUNCTIONS: dict[str, Callable[..., Datum]] = {
     "not_nan": _not_nan,
     "fill_nan": _fill_nan,
     "explode": _explode,
+    "date_add": _date_add,
+    "date_sub": _date_sub,
+    "date_diff": _date_diff,
+    "last_day": _last_day,
+    "make_date": _make_date,
+    "from_unixtime": _from_unixtime,
+    "to_utc_timestamp": _to_utc_timestamp,
+    "to_string": _to_string,
 }
 
 
