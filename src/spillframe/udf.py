@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from spillframe.datatype import to_array
 from spillframe.errors import UDFError
 from spillframe.expr.expression import Expression, UdfCall
 from spillframe.kernels.budget import check_cancelled
@@ -165,7 +166,7 @@ class UDF:
             array = (
                 result.cast(self.return_dtype)
                 if isinstance(result, pa.Array)
-                else pa.array(result, type=self.return_dtype)
+                else to_array(result, self.return_dtype)
             )
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
             raise TypeError(

@@ -177,3 +177,15 @@ def test_show_prints_a_grid(make_df, capsys):
     make_df(DATA).show(2)
     out = capsys.readouterr().out
     assert "(showing 2 rows)" in out and "| a " in out and "int64" in out
+
+
+def test_show_and_repr_of_an_empty_result_say_so_as_daft(sf_runner, make_df, capsys):
+    empty = make_df(DATA, num_partitions=2).where(col("a") > 100).select("a", "b")
+    empty.show()
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("(No data to display: Materialized dataframe has no rows)")
+    assert "| a " in out and "string" in out
+    assert repr(empty.collect()).endswith(
+        "(No data to display: Materialized dataframe has no rows)"
+    )
+    assert "(No data to display: DataFrame not materialized" in repr(make_df(DATA))

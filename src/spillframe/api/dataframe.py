@@ -649,6 +649,13 @@ class DataFrame(GlobalAggregations, SetOperations, Reshaping, RowSelection):
         | 1     |
         +-------+
         (showing 1 rows)
+        >>> sf.from_pydict({"a": [1]}).where(sf.col("a") > 5).show()  # doctest: +NORMALIZE_WHITESPACE
+        +-------+
+        | a     |
+        | int64 |
+        +=======+
+        +-------+
+        (No data to display: Materialized dataframe has no rows)
         """
         limited = self.limit(n)
         table = limited.to_arrow()
@@ -790,6 +797,10 @@ def _key_names(keys: ColumnLike | list[ColumnLike], what: str) -> list[str]:
     return names
 
 
+#: What ``show()`` and ``repr`` say for a query without rows (Daft's words).
+NO_ROWS = "(No data to display: Materialized dataframe has no rows)"
+
+
 def _format_table(table: pa.Table, width: int = 24) -> str:
     """A plain-text grid of a small table."""
     names = table.column_names
@@ -807,7 +818,7 @@ def _format_table(table: pa.Table, width: int = 24) -> str:
     lines.append(rule.replace("-", "="))
     lines.extend("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in rows)
     lines.append(rule)
-    lines.append(f"(showing {len(rows)} rows)")
+    lines.append(f"(showing {len(rows)} rows)" if rows else NO_ROWS)
     return "\n".join(lines)
 
 

@@ -44,7 +44,12 @@ def preview(df: DataFrame, n: int = PREVIEW_ROWS) -> tuple[pa.Table, int] | None
 
 
 def footer(shown: int, total: int) -> str:
-    """``(showing first 8 of 1,000 rows)``, or ``(showing all 3 rows)``."""
+    """``(showing first 8 of 1,000 rows)``, or ``(showing all 3 rows)``; Daft's ``(No
+    data to display: ...)`` without rows."""
+    if total == 0:
+        from spillframe.api.dataframe import NO_ROWS
+
+        return NO_ROWS
     if shown == total:
         return f"(showing all {total:,} rows)"
     return f"(showing first {shown:,} of {total:,} rows)"

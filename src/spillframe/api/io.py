@@ -37,14 +37,34 @@ def from_pydict(data: dict[str, Any], num_partitions: int | None = None) -> Data
     >>> import spillframe as sf
     >>> sf.from_pydict({"a": [1, 2, 3]}, num_partitions=2).num_partitions()
     2
+    >>> sf.from_pydict({"o": [object()]}).schema()  # other objects: DataType.python()
+    o: extension<spillframe.python<PythonType>>
     """
     if not isinstance(data, dict):
         raise TypeError(f"from_pydict takes a dict of columns, got {type(data).__name__}")
     try:
         table = pa.table(data)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise ValueError(f"from_pydict: cannot build columns: {exc}") from None
+        columns = {name: _column_of(name, values, exc) for name, values in data.items()}
+        try:
+            table = pa.table(columns)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as again:
+            raise ValueError(f"from_pydict: cannot build columns: {again}") from None
     return _in_memory(table, num_partitions)
+
+
+def _column_of(name: str, values: Any, first_error: Exception) -> Any:
+    """One column of ``from_pydict``: Arrow's own type when it has one, else a list of
+    Python objects of other classes becomes a ``DataType.python()`` column (as Daft)."""
+    from spillframe.datatype import python_array
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        pass
+    if isinstance(values, (list, tuple)):
+        return python_array(list(values))
+    raise ValueError(f"from_pydict: cannot build column {name!r}: {first_error}") from None
 
 
 def from_pylist(rows: list[dict[str, Any]], num_partitions: int | None = None) -> DataFrame:

@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spillframe.datatype import to_array
 from spillframe.errors import ExpressionTypeError, SchemaError, UDFError, missing_column_message
 from spillframe.expr.expression import (
     AggExpr,
@@ -168,14 +169,14 @@ def _apply_rowwise(expr: PyApply, values: Any, num_rows: int) -> pa.Array:
     except Exception as exc:  # the user's function: name it (runners add where it ran)
         raise UDFError(f"apply({getattr(expr.func, '__name__', expr.func)})", exc) from exc
     try:
-        array = pa.array(results, type=expr.return_dtype)
+        array = to_array(results, expr.return_dtype)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
         bad = next((r for r in results if not _fits(r, expr.return_dtype)), None)
         raise TypeError(
             f"{expr!r} returned {bad!r} ({type(bad).__name__}), which is not a "
             f"{expr.return_dtype}: {exc}; fix the function or its return_dtype"
         ) from None
-    return pa.repeat(array[0], num_rows) if scalar else array
+    return array.take(pa.array([0] * num_rows, pa.int64())) if scalar else array
 
 
 def _fits(value: Any, dtype: pa.DataType) -> bool:

@@ -225,9 +225,13 @@ def _match_indices(
 
 
 def _acero_carries(schema: pa.Schema) -> bool:
-    """Whether Acero's hash join accepts every column of ``schema`` as payload."""
+    """Whether Acero's hash join accepts every column of ``schema`` as payload
+    (extension columns, e.g. ``DataType.python()``, come out of it emptied)."""
     return not any(
-        pa.types.is_nested(t) or pa.types.is_null(t) or t != without_view_types(t)
+        pa.types.is_nested(t)
+        or pa.types.is_null(t)
+        or isinstance(t, pa.ExtensionType)
+        or t != without_view_types(t)
         for t in schema.types
     )
 

@@ -1,0 +1,60 @@
+"""DataType.python(): Python objects through projections, filters, exchanges, joins and
+back, on every runner."""
+
+from __future__ import annotations
+
+import fractions
+
+import pyarrow as pa
+import pytest
+
+import spillframe as sf
+from spillframe import col
+from spillframe.datatype import PythonType
+
+
+class Box:
+    """A module-level class, so plain pickle stores it."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return isinstance(other, Box) and other.value == self.value
+
+
+@pytest.mark.parametrize("parts", [1, 3])
+def test_python_objects_survive_the_plan(sf_runner, make_df, parts):
+    values = [Box(i) if i % 3 else None for i in range(12)]
+    df = sf.from_pydict({"k": list(range(12)), "box": values}, num_partitions=parts)
+    assert isinstance(df.schema().field("box").type, PythonType)
+    kept = df.where(col("k") % 2 == 0).repartition(2, "k")
+    other = make_df({"k": list(range(0, 12, 4)), "w": ["a", "b", "c"]})
+    with sf.config.configure(partition_bytes=64, broadcast_join_bytes=0):
+        joined = kept.join(other, on="k").sort("k").to_pydict()
+    assert joined == {"k": [0, 4, 8], "box": [None, Box(4), Box(8)], "w": ["a", "b", "c"]}
+    doubled = df.select(
+        col("box").apply(lambda b: None if b is None else b.value * 2, sf.DataType.int64())
+    )
+    assert doubled.to_pydict()["box"] == [None if v is None else v.value * 2 for v in values]
+
+
+def test_apply_and_udf_return_python_objects(sf_runner, make_df):
+    df = make_df({"n": [1, 2, 3], "d": [2, 4, 9]})
+    fractions_of = df.select(
+        col("n").apply(lambda n: fractions.Fraction(n, 3), sf.DataType.python()).alias("f")
+    )
+    assert fractions_of.to_pydict() == {"f": [fractions.Fraction(n, 3) for n in (1, 2, 3)]}
+
+    @sf.udf(return_dtype=sf.DataType.python())
+    def ratio(n, d):
+        return [fractions.Fraction(a, b) for a, b in zip(n.to_pylist(), d.to_pylist())]
+
+    out = df.select(ratio(col("n"), col("d")).alias("r")).to_pydict()["r"]
+    assert out == [fractions.Fraction(1, 2), fractions.Fraction(1, 2), fractions.Fraction(1, 3)]
+
+
+def test_python_type_is_a_pyarrow_type():
+    kind = sf.DataType.python()
+    assert isinstance(kind, pa.DataType) and kind == PythonType()
+    assert kind.storage_type == pa.large_binary()
