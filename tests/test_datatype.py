@@ -58,3 +58,16 @@ def test_python_type_is_a_pyarrow_type():
     kind = sf.DataType.python()
     assert isinstance(kind, pa.DataType) and kind == PythonType()
     assert kind.storage_type == pa.large_binary()
+
+
+def test_python_columns_are_not_keys(make_df):
+    df = sf.from_pydict({"box": [Box(1)], "k": [1]})
+    with pytest.raises(sf.ExpressionTypeError, match="cannot sort by 'box'.*Python objects"):
+        df.sort("box")
+    with pytest.raises(sf.ExpressionTypeError, match="cannot group by 'box'"):
+        df.groupby("box").agg(col("k").sum())
+    with pytest.raises(sf.ExpressionTypeError, match="cannot join on 'box'"):
+        df.join(df, on="box")
+    with pytest.raises(sf.ExpressionTypeError, match="column 'box' holds"):
+        df.distinct()
+    assert df.distinct("k").count_rows() == 1

@@ -77,6 +77,12 @@ def check_scalar_keys(operation: str, keys: list[tuple[str, pa.DataType]]) -> No
     """Raise ExpressionTypeError for a list, struct or map key: rows are hashed, compared
     and sorted by key values, which Arrow's kernels only do for scalar types."""
     for name, kind in keys:
+        if isinstance(kind, pa.ExtensionType):
+            raise ExpressionTypeError(
+                f"cannot {operation} {name!r}: it holds {kind} values (e.g. Python "
+                "objects), which cannot be hashed, compared or sorted; derive a scalar key "
+                "from it with .apply(..., return_dtype=DataType.string()) first"
+            )
         if pa.types.is_nested(kind):
             raise ExpressionTypeError(
                 f"cannot {operation} {name!r}: it is a {kind} column, and keys must hold "
@@ -387,7 +393,11 @@ class Distinct(_Unary):
         check_columns(self.on, self.child.schema)
         schema = self.child.schema
         if not self.on:
-            nested = [f.name for f in schema if pa.types.is_nested(f.type)]
+            nested = [
+                f.name
+                for f in schema
+                if pa.types.is_nested(f.type) or isinstance(f.type, pa.ExtensionType)
+            ]
             scalar = [n for n in schema.names if n not in nested] or ["id"]
             if nested:
                 raise ExpressionTypeError(
