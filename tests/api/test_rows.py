@@ -117,6 +117,16 @@ def test_sample_size_is_exact_and_independent_of_partitioning(sf_runner, make_df
     assert base.sample(size=0, seed=1).count_rows() == 0
 
 
+def test_seeded_fraction_sample_is_independent_of_partitioning(sf_runner, make_df):
+    base = make_df({"i": list(range(400))}, num_partitions=3)
+    kept = base.sample(0.3, seed=9).to_pydict()["i"]
+    assert 80 < len(kept) < 160 and kept == sorted(kept)
+    assert base.into_partitions(7).sample(0.3, seed=9).to_pydict()["i"] == kept
+    assert base.sample(0.3, seed=10).to_pydict()["i"] != kept
+    assert base.sample(0.0, seed=1).count_rows() == 0
+    assert base.sample(1.0, seed=1).count_rows() == 400
+
+
 def test_sample_with_replacement_by_fraction_draws_round_fraction_rows(sf_runner, make_df):
     df = make_df({"i": list(range(10))}, num_partitions=2)
     drawn = df.sample(0.5, with_replacement=True, seed=3).to_pydict()["i"]

@@ -52,12 +52,13 @@ class RowSelection:
         ``with_replacement=True`` may pick a row more than once. ``seed`` makes it
         repeatable.
 
-        A ``fraction`` without replacement keeps each row with that probability
-        (seeded per partition). ``size=``, and any sample with replacement (which
-        draws ``round(fraction * rows)`` rows), draw row positions over the whole
-        DataFrame: for a seed the same rows on every runner and partitioning, in
-        their input order. ``size`` larger than the row count without replacement
-        raises ValueError when the query runs (as Daft).
+        A ``fraction`` without replacement keeps each row with that probability; with
+        replacement ``round(fraction * rows)`` rows are drawn; ``size=`` draws exactly
+        that many. With a ``seed``, rows are chosen by their position in the whole
+        DataFrame (each partition's rows are counted first), so a seed picks the same
+        rows on every runner and partitioning, in their input order; without one, a
+        ``fraction`` sample is a fused per-partition filter. ``size`` larger than the
+        row count without replacement raises ValueError when the query runs (as Daft).
 
         Examples
         --------
@@ -81,7 +82,7 @@ class RowSelection:
         if seed is not None and not isinstance(seed, int):
             raise TypeError(f"sample seed must be an int or None, got {seed!r}")
         df: DataFrame = self  # type: ignore[assignment]
-        if size is None and not with_replacement:
+        if size is None and not with_replacement and seed is None:
             return df._new(L.Sample(df._builder, fraction=float(fraction), seed=seed))  # type: ignore[arg-type]
         node = SampleRows(
             df._builder,

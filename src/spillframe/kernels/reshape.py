@@ -80,6 +80,17 @@ def draw_rows(total: int, size: int, with_replacement: bool, seed: int) -> np.nd
     return np.sort(drawn.astype(np.int64))
 
 
+def uniform_at(positions: np.ndarray, seed: int) -> np.ndarray:
+    """A uniform [0, 1) number per global row position, the same for a seed whatever
+    the partitioning (splitmix64 of the position and the seed)."""
+    with np.errstate(over="ignore"):
+        z = positions.astype(np.uint64) + np.uint64(seed % 2**64) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
 @dataclass(frozen=True, slots=True)
 class SampleRowsKernel:
     """Partition ``index``'s share of rows drawn over the whole DataFrame."""
@@ -91,6 +102,9 @@ class SampleRowsKernel:
 
     def __call__(self, table: pa.Table, counts: list[pa.Table], index: int) -> pa.Table:
         start, total = _offsets(counts, index)
+        if self.size is None and not self.with_replacement:  # each row with a probability
+            keep = uniform_at(np.arange(start, start + table.num_rows), self.seed) < self.fraction
+            return table.filter(pa.array(keep))
         size = self.size if self.size is not None else round(self.fraction * total)
         drawn = draw_rows(total, size, self.with_replacement, self.seed)
         lo, hi = np.searchsorted(drawn, [start, start + table.num_rows])
