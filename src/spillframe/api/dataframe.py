@@ -234,7 +234,9 @@ class DataFrame(GlobalAggregations, SetOperations, Reshaping, RowSelection):
         plan: L.LogicalPlan = L.Project(self._builder, exprs=tuple(lists))
         names = tuple(e.output_name() for e in exploded)
         dropping = [
-            e.output_name() for e in exploded if _explode_call(e).kwargs["ignore_empty_and_null"]
+            e.output_name()
+            for e in exploded
+            if (call := _explode_call(e)) is not None and call.kwargs["ignore_empty_and_null"]
         ]
         if dropping:
             keep = col(dropping[0]).list.lengths() > 0

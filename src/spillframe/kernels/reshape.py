@@ -42,10 +42,10 @@ class UnpivotStep:
         names = pa.array(np.tile(np.array(self.values, dtype=object), n), pa.string())
         stacked = np.arange(n * k).reshape(k, n).T.reshape(-1)
         per_column = [table.column(name).cast(value_type) for name in self.values]
-        values = pa.chunked_array(per_column, value_type).combine_chunks() if k else None
+        values = pa.chunked_array(per_column, value_type).combine_chunks()
         # ``values`` holds column 0's n values, then column 1's...; row r, column c is
         # at c * n + r, and ``stacked`` lists those positions in output order.
-        picked = values.take(pa.array(stacked, pa.int64())) if k else pa.nulls(0, value_type)
+        picked = values.take(pa.array(stacked, pa.int64()))
         return pa.Table.from_arrays([*columns, names, picked], schema=self.schema)
 
 
@@ -103,9 +103,10 @@ class SampleRowsKernel:
     def __call__(self, table: pa.Table, counts: list[pa.Table], index: int) -> pa.Table:
         start, total = _offsets(counts, index)
         if self.size is None and not self.with_replacement:  # each row with a probability
-            keep = uniform_at(np.arange(start, start + table.num_rows), self.seed) < self.fraction
+            positions = np.arange(start, start + table.num_rows)
+            keep = uniform_at(positions, self.seed) < (self.fraction or 0.0)
             return table.filter(pa.array(keep))
-        size = self.size if self.size is not None else round(self.fraction * total)
+        size = self.size if self.size is not None else round((self.fraction or 0.0) * total)
         drawn = draw_rows(total, size, self.with_replacement, self.seed)
         lo, hi = np.searchsorted(drawn, [start, start + table.num_rows])
         return table.take(pa.array(drawn[lo:hi] - start, pa.int64()))
