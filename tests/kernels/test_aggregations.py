@@ -21,8 +21,16 @@ TABLE = pa.table(
     {
         "k": ["a", "b", "a", "b", "a", None, "a"],
         "v": pa.array([3, None, 1, 4, None, 2, 3], pa.int64()),
+        "s": ["x", None, "y", "z", "w", "u", None],
     }
 )
+
+
+def _column(op: str) -> str | None:
+    """The column ``op`` aggregates here: strings for string_agg, else ``v``."""
+    if not aggregation(op).needs_column:
+        return None
+    return "s" if op == "string_agg" else "v"
 
 
 def _concrete(cls: type) -> list[type]:
@@ -63,12 +71,13 @@ def test_declared_type_and_both_phases_agree(op):
     """Each aggregation's output type is the declared one, and partial -> combine ->
     finalize over three partitions gives what one phase gives."""
     agg = aggregation(op)
-    spec = AggSpec(op, "v" if agg.needs_column else None, "out")
+    spec = AggSpec(op, _column(op), "out")
     one = aggregate(TABLE, ["k"], [spec])
     parts = [TABLE.slice(0, 2), TABLE.slice(2, 3), TABLE.slice(5)]
     partials = concat_tables([partial_aggregate(p, ["k"], [spec]) for p in parts])
     two = final_aggregate(partials, ["k"], [spec])
-    declared = agg.output_type(pa.int64()) if agg.needs_column else pa.int64()
+    column = _column(op)
+    declared = agg.output_type(TABLE.schema.field(column).type) if column else pa.int64()
     assert one.schema.field("out").type == declared
     assert two.schema == one.schema
     one_rows, two_rows = _by_key(one, "out"), _by_key(two, "out")
@@ -76,7 +85,7 @@ def test_declared_type_and_both_phases_agree(op):
     for key, value in one_rows.items():
         if op == "any_value":  # some value of the group: either phase may pick another
             present = {
-                v for k, v in zip(TABLE["k"].to_pylist(), TABLE["v"].to_pylist()) if k == key
+                v for k, v in zip(TABLE["k"].to_pylist(), TABLE[column].to_pylist()) if k == key
             }
             assert {value, two_rows[key]} <= present
         else:
@@ -86,7 +95,7 @@ def test_declared_type_and_both_phases_agree(op):
 @pytest.mark.parametrize("op", AGG_OPS)
 def test_a_global_aggregation_of_no_rows_is_zero_or_null(op):
     agg = aggregation(op)
-    spec = AggSpec(op, "v" if agg.needs_column else None, "out")
+    spec = AggSpec(op, _column(op), "out")
     empty = TABLE.slice(0, 0)
     expected = 0 if agg.zero_when_empty else None
     assert aggregate(empty, [], [spec]).column("out").to_pylist() == [expected]
