@@ -116,6 +116,10 @@ class QueryStats:
     output_stage: int
     complete: bool = True
     worker_restarts: int = 0
+    #: Spilled data no stage could be named for (on Dask: outputs that were written to
+    #: disk and gone again between two looks of the worker's spill reporter).
+    unattributed_spilled_bytes: int = 0
+    unattributed_spilled_objects: int = 0
 
     def stage(self, stage_id: int) -> StageStats:
         """The stats of stage ``stage_id``."""
@@ -134,11 +138,12 @@ class QueryStats:
 
     @property
     def spilled_bytes(self) -> int:
-        return sum(s.spilled_bytes for s in self.stages)
+        """Bytes the query spilled, of every stage (and of no known stage)."""
+        return sum(s.spilled_bytes for s in self.stages) + self.unattributed_spilled_bytes
 
     @property
     def spilled_objects(self) -> int:
-        return sum(s.spilled_objects for s in self.stages)
+        return sum(s.spilled_objects for s in self.stages) + self.unattributed_spilled_objects
 
     def to_pandas(self) -> Any:
         """One row per stage: the columns of :meth:`rows`."""
@@ -251,6 +256,7 @@ class QueryRecorder:
         self._alerted = False
         self._lock = threading.Lock()
         self.worker_restarts = 0
+        self._unattributed = [0, 0]  # bytes, objects
 
     def stage_name(self, stage_id: int) -> str:
         return self.plan.stages[stage_id].name
@@ -282,6 +288,9 @@ class QueryRecorder:
                 log = self._stages.setdefault(stage_id, _StageLog())
                 log.spilled_bytes += nbytes
                 log.spilled_objects += objects
+            else:
+                self._unattributed[0] += nbytes
+                self._unattributed[1] += objects
             pending = self._pending.setdefault(worker, _Pending(last=0.0))
             pending.nbytes += nbytes
             pending.objects += objects
@@ -336,6 +345,7 @@ class QueryRecorder:
                 self.plan.output_stage,
                 complete,
                 self.worker_restarts,
+                *self._unattributed,
             )
 
     def _stage_stats(self, stage_id: int) -> StageStats:

@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,7 +37,7 @@ from spillframe_dask.graph import DaskGraph, TaskInfo, build_graph
 from spillframe_dask.metrics import TASK_TOPIC, QueryMonitor
 from spillframe_dask.options import DaskRunnerOptions
 from spillframe_dask.resources import WorkerCapacity, annotator, check_requests, read_capacities
-from spillframe_dask.spill import TOPIC, SpillReporter
+from spillframe_dask.spill import TOPIC, SpillReporter, flush_spill_report
 from spillframe_dask.trim import MemoryTrimmer
 
 logger = logging.getLogger("spillframe")
@@ -223,8 +224,20 @@ class DaskRunner(Runner):
             if remaining and self.client is not None:
                 client.cancel(remaining)
             if self.client is not None:
+                self._collect_spill_reports(client)
                 self.monitor.count_lost_workers(client, graph.token)
             self.monitor.unwatch(graph.token)
+
+    def _collect_spill_reports(self, client: distributed.Client) -> None:
+        """Ask every worker for what it spilled since its last report (events arrive
+        on their own time; the query's stats should not miss its last seconds)."""
+        try:
+            reports = client.run(flush_spill_report)
+        except Exception:  # noqa: BLE001 - a worker gone or the cluster closing
+            return
+        for report in reports.values():
+            if report is not None:
+                self._on_spill((time.time(), report))
 
 
 def _installed_versions() -> dict[str, str | None]:

@@ -124,22 +124,33 @@ class SpillReporter(WorkerPlugin):
 
     def check(self) -> None:
         """Publish what was spilled since the last report, if it is time to."""
+        event = self.report()
+        if event is not None:
+            self._worker.log_event(TOPIC, event)
+
+    def report(self, force: bool = False) -> dict[str, Any] | None:
+        """What was spilled since the last report, when there is some and the interval
+        passed (or ``force``); it then counts as reported."""
         counters = read_counters(self._worker.data)
         if counters is None:
-            return
+            return None
         new = counters - self._reported
         now = time.monotonic()
-        if new.count <= 0 or now - self._last_report < self.interval:
-            return
+        if new.count <= 0 or (not force and now - self._last_report < self.interval):
+            return None
         self._reported, self._last_report = counters, now
         groups, self._on_disk = spilled_groups(self._worker, self._on_disk)
-        self._worker.log_event(
-            TOPIC,
-            {
-                "bytes": new.bytes,
-                "count": new.count,
-                "seconds": new.seconds,
-                "worker": self._worker.address,
-                "groups": groups,
-            },
-        )
+        return {
+            "bytes": new.bytes,
+            "count": new.count,
+            "seconds": new.seconds,
+            "worker": self._worker.address,
+            "groups": groups,
+        }
+
+
+def flush_spill_report(dask_worker: Any) -> dict[str, Any] | None:
+    """Run on a worker (``client.run``) when a query ends: what it spilled since its
+    last report, so that the query's stats and alerts include it."""
+    plugin = dask_worker.plugins.get(SpillReporter.name)
+    return plugin.report(force=True) if plugin is not None else None
