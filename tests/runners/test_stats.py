@@ -170,3 +170,15 @@ def test_peak_concurrent_counts_overlapping_reservations_only():
     assert peak_concurrent([]) == 0
     assert peak_concurrent([(0, 1, 5), (1, 2, 7)]) == 7  # back to back
     assert peak_concurrent([(0, 3, 5), (1, 2, 7), (2.5, 4, 1)]) == 12
+
+
+def test_stats_read_as_text_table_and_html(make_df):
+    df = make_df({"a": list(range(10))}, num_partitions=2).where(col("a") > 4)
+    df.collect()
+    stats = df.stats()
+    text = repr(stats)
+    lines = text.splitlines()
+    assert lines[0] == stats.summary() and lines[1].split()[:3] == ["stage", "operator", "tasks"]
+    assert len(lines) == 2 + len(stats.stages)
+    html = stats._repr_html_()
+    assert html.startswith("<p>query ") and html.count("<tr") == 1 + len(stats.stages)

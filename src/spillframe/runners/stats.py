@@ -59,8 +59,11 @@ class StageStats:
         Rows and in-memory bytes of every output the tasks produced (all buckets
         of a split).
     peak_reserved_bytes : int
-        The most memory this stage's running tasks held reserved at one moment (their
-        grants: the plan's estimate refined by the runner).
+        The most memory this stage's running tasks held reserved at one moment (the
+        sum of their grants over tasks that overlapped in time). A grant is the plan's
+        estimate refined by the runner: on ``py`` at least a thread's share of half
+        the ``memory_limit``, at most all of it; on Dask what the worker had left,
+        at least 1/16 of its memory limit.
     spilled_bytes, spilled_objects : int
         In-memory bytes written to disk, and files/objects written: the stage's
         outputs evicted by the runner and its kernels' own out-of-core runs.
