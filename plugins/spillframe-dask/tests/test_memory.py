@@ -126,6 +126,15 @@ def test_retries_exhausted_names_operator_partition_and_remedies(small_runner):
     assert "1 worker(s) of 1.00 GiB each died" in message
     for remedy in ("more memory", "into_partitions", "memory_bytes"):
         assert remedy in message
-    # The nanny replaced the worker: the cluster still answers.
+    # The nanny replaced the worker: the cluster still answers, and the replacement
+    # keeps the runner's memory thresholds (it used to come back with the default 0.6).
     (out,) = small_runner.run(k.single_stage_plan(k.make_range, [(0, 3)]))
     assert out.num_rows == 3
+    fractions = small_runner.client.run(
+        lambda dask_worker: (
+            dask_worker.memory_manager.memory_target_fraction,
+            dask_worker.memory_manager.memory_spill_fraction,
+            dask_worker.memory_manager.memory_pause_fraction,
+        )
+    )
+    assert list(fractions.values()) == [(0.05, False, False)]

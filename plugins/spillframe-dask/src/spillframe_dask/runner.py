@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import copy
 import logging
 import os
 import sys
@@ -329,9 +330,12 @@ def _start_local_cluster(cfg: DaskRunnerOptions) -> distributed.LocalCluster:
         kwargs["local_directory"] = cfg.spill_dir
     if cfg.security is not None:
         kwargs["security"] = cfg.security
-    # Nannies copy the config when they are created and hand it to every worker
-    # process they (re)start, so the thresholds hold for replaced workers too.
+    # A worker reads its memory thresholds from the config its nanny hands it. The
+    # ambient config set here reached the first workers only (a replaced worker came
+    # back with distributed's default target of 0.6), so each nanny also gets the whole
+    # config, thresholds included, as its own, for every worker it (re)starts.
     with dask.config.set(config):
+        kwargs["config"] = copy.deepcopy(dask.config.config)
         return distributed.LocalCluster(
             n_workers=n_workers,
             threads_per_worker=threads,
