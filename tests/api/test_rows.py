@@ -157,3 +157,12 @@ def test_sample_errors(make_df):
         ValueError, match=r"sample\(size=5\) without replacement needs at least 5 rows"
     ):
         df.sample(size=5).to_pydict()
+
+
+def test_dataframe_explode_can_drop_empty_and_null_lists(sf_runner, make_df):
+    df = make_df(LISTS, num_partitions=2)
+    dropped = df.explode("l", "m", ignore_empty_and_null=True)
+    pdf = pd.DataFrame(LISTS).explode(["l", "m"]).dropna(subset=["l"])
+    assert_df_equal(dropped.to_arrow(), pdf.reset_index(drop=True), check_dtype=False)
+    with pytest.raises(ValueError, match="index_column=...\\) is not supported"):
+        df.explode("l", index_column="i")

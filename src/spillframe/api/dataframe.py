@@ -289,15 +289,30 @@ class DataFrame(GlobalAggregations, SetOperations, Reshaping, RowSelection):
             predicate = predicate & col(name).not_null()
         return self.where(predicate)
 
-    def explode(self, *columns: ColumnLike) -> DataFrame:
-        """One row per element of these list columns (exploded together).
+    def explode(
+        self,
+        *columns: ColumnLike,
+        index_column: str | None = None,
+        ignore_empty_and_null: bool = False,
+    ) -> DataFrame:
+        """One row per element of these list columns (exploded together); an empty or
+        null list gives one row of nulls, or none with ``ignore_empty_and_null=True``.
+        Daft's ``index_column`` (each element's position) is not supported.
 
         Examples
         --------
         >>> import spillframe as sf
-        >>> sf.from_pydict({"id": [1, 2], "l": [["x", "y"], []]}).explode("l").to_pydict()
-        {'id': [1, 1, 2], 'l': ['x', 'y', None]}
+        >>> df = sf.from_pydict({"id": [1, 2, 3], "l": [["x", "y"], [], None]})
+        >>> df.explode("l").to_pydict()
+        {'id': [1, 1, 2, 3], 'l': ['x', 'y', None, None]}
+        >>> df.explode("l", ignore_empty_and_null=True).to_pydict()
+        {'id': [1, 1], 'l': ['x', 'y']}
         """
+        if index_column is not None:
+            raise ValueError(
+                "explode(index_column=...) is not supported; number the elements before "
+                "exploding instead"
+            )
         names = []
         for c in _flatten(columns):
             expr = _to_expr(c)
@@ -306,7 +321,14 @@ class DataFrame(GlobalAggregations, SetOperations, Reshaping, RowSelection):
             names.append(expr.name)
         if not names:
             raise ValueError("explode() needs at least one column")
-        return self._new(L.Explode(self._builder, columns=tuple(names)))
+        plan = self._builder
+        if ignore_empty_and_null:
+            self._check_columns(names)
+            keep = col(names[0]).list.lengths() > 0
+            for name in names[1:]:
+                keep = keep & (col(name).list.lengths() > 0)
+            plan = L.Filter(plan, predicate=keep)
+        return self._new(L.Explode(plan, columns=tuple(names)))
 
     def concat(self, other: DataFrame) -> DataFrame:
         """The rows of this DataFrame followed by those of ``other`` (same schema).
