@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import pickle
 
 
 class SpillframeError(Exception):
@@ -57,6 +58,17 @@ class UDFError(SpillframeError, RuntimeError):
         self.udf, self.original = udf, original
         self.operator, self.stage, self.partition = operator, stage, partition
         self.__cause__ = original
+
+    def __reduce__(self) -> tuple:
+        # The original travels as itself when it survives a pickle round trip (most
+        # exceptions do), else as a RuntimeError carrying its repr: an exception whose
+        # __init__ takes other arguments than its args cannot be rebuilt elsewhere.
+        original = self.original
+        try:
+            pickle.loads(pickle.dumps(original))
+        except Exception:  # noqa: BLE001 - any failure means: send a stand-in
+            original = RuntimeError(f"{type(original).__name__}: {original!r}")
+        return (UDFError, (self.udf, original, self.operator, self.stage, self.partition))
 
     def locate(self, operator: str, stage: int, partition: int) -> UDFError:
         """Record where the UDF ran (a runner calls it; the first location stays)."""

@@ -64,3 +64,14 @@ def test_a_stream_of_one_table_is_one_partial(small_chunks):
     (batch,) = _batches(1, 50, groups=5)
     step = AggregateStep(("k",), SPECS, "partial")
     assert step.run_partitions(iter([batch]), MemoryGrant(1 << 30)).equals(step(batch))
+
+
+def test_many_groups_still_stay_within_the_grant(small_chunks):
+    batches = _batches(20, 500, groups=5_000)
+    step = AggregateStep(("k",), SPECS, "partial")
+    grant = MemoryGrant(4 * sum(b.nbytes for b in batches[:3]))  # a quarter: 3 batches
+    partials = step.run_partitions(iter(batches), grant)
+    whole = step(pa.concat_tables(batches))
+    # Reduced about every 3 batches although chunking stopped after the first one.
+    assert partials.num_rows > whole.num_rows + 500
+    assert _final(partials) == _final(whole)

@@ -5,9 +5,10 @@ their own, reached through ``set_runner_dask(address=...)``.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,28 +26,20 @@ from spillframe.errors import RunnerError
 from spillframe.testing import RunnerConformance, assert_df_equal
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-PORT = _free_port()
-ADDRESS = f"tcp://127.0.0.1:{PORT}"
-
-
 class CliCluster:
     """``dask scheduler`` plus ``dask worker`` processes; their logs go under ``root``."""
 
-    def __init__(self, root: Path, port: int, workers: int, env: dict[str, str] | None = None):
-        self.root, self.address = root, f"tcp://127.0.0.1:{port}"
+    def __init__(self, root: Path, workers: int, env: dict[str, str] | None = None):
+        self.root = root
         self.processes: list[subprocess.Popen] = []
+        # Port 0: the scheduler picks a free port and writes its address to the file.
+        address_file = root / "scheduler.json"
         self._start(
             "scheduler",
-            ["scheduler", "--host", "127.0.0.1", "--port", str(port)]
-            + ["--dashboard-address", ":0", "--no-show"],
+            ["scheduler", "--host", "127.0.0.1", "--port", "0"]
+            + ["--scheduler-file", str(address_file), "--dashboard-address", ":0", "--no-show"],
         )
-        _wait_for_port(port, root / "scheduler.log")
+        self.address = _read_address(address_file, root / "scheduler.log")
         for i in range(workers):
             self._start(
                 f"worker-{i}",
@@ -78,32 +71,33 @@ class CliCluster:
                 process.kill()
 
 
-def _wait_for_port(port: int, log: Path, timeout: float = 30) -> None:
+def _read_address(path: Path, log: Path, timeout: float = 30) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
+        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+            return json.loads(path.read_text())["address"]
         time.sleep(0.1)
-    raise RuntimeError(f"dask scheduler did not listen on {port}: {log.read_text()[-2000:]}")
+    raise RuntimeError(f"dask scheduler wrote no address: {log.read_text()[-2000:]}")
+
+
+class TestExternalClusterConformance(RunnerConformance):
+    """The whole conformance suite through ``address=`` (no LocalCluster); the module's
+    cluster fixture, set up before the suite's runner, fills in the address."""
+
+    runner_name = "dask"
+    runner_options: dict = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
 def cli_cluster(tmp_path_factory):
-    cluster = CliCluster(tmp_path_factory.mktemp("cli-cluster"), PORT, workers=2)
+    cluster = CliCluster(tmp_path_factory.mktemp("cli-cluster"), workers=2)
+    TestExternalClusterConformance.runner_options = {"address": cluster.address}
     yield cluster
     cluster.close()
 
 
-class TestExternalClusterConformance(RunnerConformance):
-    """The whole conformance suite through ``address=`` (no LocalCluster)."""
-
-    runner_name = "dask"
-    runner_options = {"address": ADDRESS}
-
-
 def test_a_worker_killed_mid_query_still_gives_the_right_answer(cli_cluster):
-    runner = DaskRunner(address=ADDRESS)
+    runner = DaskRunner(address=cli_cluster.address)
     previous = sf.runners.base.set_active_runner(runner)
     try:
 
@@ -171,8 +165,7 @@ def test_workers_without_spillframe_dask_are_named_with_the_fix(tmp_path):
         "md.version = version\n"
     )
     pythonpath = os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")])
-    port = _free_port()
-    cluster = CliCluster(tmp_path, port, workers=1, env={"PYTHONPATH": pythonpath})
+    cluster = CliCluster(tmp_path, workers=1, env={"PYTHONPATH": pythonpath})
     try:
         with pytest.raises(RunnerError, match=r"lacks spillframe-dask.*pip install") as info:
             DaskRunner(address=cluster.address)

@@ -129,19 +129,21 @@ class AggregateStep:
         """Aggregate a stream of input partitions within ``grant``: a single or final
         phase spills hash-partitioned input to disk when the groups outgrow it."""
         if self.phase == "partial":
-            return self._partial_of_stream(tables)
+            return self._partial_of_stream(tables, grant)
         result = spilling_aggregate(tables, list(self.keys), list(self.specs), self.phase, grant)
         return self._typed(result)
 
-    def _partial_of_stream(self, tables: Iterable[pa.Table]) -> pa.Table:
+    def _partial_of_stream(self, tables: Iterable[pa.Table], grant: MemoryGrant) -> pa.Table:
         """Partial states of a stream of tables (a scan's filtered batches, or input
         partitions), reduced :data:`PARTIAL_CHUNK_BYTES` at a time while that keeps
         few groups, so the task holds one chunk and the states so far instead of its
         whole input (TPC-H Q1: 4 groups per chunk). When a chunk keeps more than
         :data:`PARTIAL_REDUCTION` of its rows, the groups are many: the rest is reduced
         in one piece, as the final phase would otherwise get a chunk's worth of states
-        per chunk. The final phase merges every task's states, so more than one state
-        row per group is correct."""
+        per chunk, unless a quarter of ``grant`` is reached first: the input is then
+        reduced to free it, so the task stays within its grant either way. The final
+        phase merges every task's states, so more than one state row per group is
+        correct."""
         states: list[pa.Table] = []
         pending: list[pa.Table] = []
         pending_bytes = 0
@@ -149,12 +151,14 @@ class AggregateStep:
         for table in tables:
             pending.append(table)
             pending_bytes += table.nbytes
-            if chunking and pending_bytes >= PARTIAL_CHUNK_BYTES:
+            if (chunking and pending_bytes >= PARTIAL_CHUNK_BYTES) or (
+                pending_bytes >= grant.limit // 4
+            ):
                 rows = sum(t.num_rows for t in pending)
                 reduced = self(concat_tables(pending))
                 pending, pending_bytes = [], 0
                 states.append(reduced)
-                chunking = reduced.num_rows <= PARTIAL_REDUCTION * rows
+                chunking = chunking and reduced.num_rows <= PARTIAL_REDUCTION * rows
         if pending or not states:
             states.append(self(concat_tables(pending)))
         return states[0] if len(states) == 1 else concat_tables(states)

@@ -180,4 +180,5 @@ class QueryMonitor:
                     found = token_and_stage(name)
                     if found is not None and found[0] == token:
                         stages.append(found[1])
-                watched.recorder.worker_lost(stages)
+                if stages:  # a worker running none of this query's tasks is another's loss
+                    watched.recorder.worker_lost(stages)

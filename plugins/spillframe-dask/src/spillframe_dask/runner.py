@@ -16,10 +16,10 @@ import contextlib
 import copy
 import logging
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from importlib import metadata
 from typing import Any
 
 import dask
@@ -241,40 +241,23 @@ class DaskRunner(Runner):
                 self._on_spill((time.time(), report))
 
 
-def _installed_versions() -> dict[str, str | None]:
-    """On a worker: the versions of spillframe and spillframe-dask (None: missing).
-
-    Sent by value (it imports nothing of ours at module level), so it runs on workers
-    that lack both packages."""
-    from importlib import metadata
-
-    versions: dict[str, str | None] = {}
-    for name in ("spillframe", "spillframe-dask"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
 def _check_workers_can_run_plans(client: distributed.Client, address: str) -> None:
-    """Raise RunnerError naming the workers of an existing cluster that lack
-    spillframe or spillframe-dask (they could not load a single task), with the fix."""
-    import cloudpickle
+    """Raise RunnerError naming the workers of an existing cluster that lack spillframe
+    or spillframe-dask, or run other versions than this client, with the fix.
 
-    module = sys.modules[__name__]
-    cloudpickle.register_pickle_by_value(module)  # cloudpickle's way to send our function
-    try:
-        found = client.run(_installed_versions)
-    finally:
-        cloudpickle.unregister_pickle_by_value(module)
-    missing = {
-        worker: [name for name, version in versions.items() if version is None]
-        for worker, versions in found.items()
-        if None in versions.values()
-    }
-    if missing:
-        listed = "; ".join(f"{w} lacks {', '.join(names)}" for w, names in sorted(missing.items()))
+    Each worker is asked through ``importlib.metadata.version``, a standard-library
+    function, so the question reaches workers that have neither package."""
+    problems: dict[str, list[str]] = {}
+    for name in ("spillframe", "spillframe-dask"):
+        mine = metadata.version(name)
+        found = client.run(metadata.version, name, on_error="return")
+        for worker, version in found.items():
+            if isinstance(version, BaseException):
+                problems.setdefault(worker, []).append(f"lacks {name}")
+            elif version != mine:
+                problems.setdefault(worker, []).append(f"has {name} {version}, not {mine}")
+    if problems:
+        listed = "; ".join(f"{w} {', '.join(p)}" for w, p in sorted(problems.items()))
         raise RunnerError(
             f"the Dask cluster at {address} cannot run spillframe plans: {listed}. Install "
             "them where the workers run (pip install spillframe spillframe-dask, the same "
