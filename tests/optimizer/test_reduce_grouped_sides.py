@@ -12,6 +12,7 @@ import pytest
 import spillframe as sf
 from spillframe import col
 from spillframe.api.execution import explain_text, physical_plan
+from spillframe.logical import nodes as L
 from spillframe.testing import assert_df_equal
 
 
@@ -76,7 +77,7 @@ def test_same_answer_with_the_reduction(sf_runner, make_df, tables, how):
     with sf.config.configure(**SETTINGS):
         frames = {name: make_df(t, num_partitions=3) for name, t in tables.items()}
         q = query(frames, how)
-        assert "strategy=reduce" in explain_text(q._builder, show_all=False)
+        assert "optional reduction" in explain_text(q._builder, show_all=False)
         assert reduced(q)
         result = q.to_arrow()
     assert_df_equal(result, expected(tables, how), check_dtype=False)
@@ -103,7 +104,23 @@ def test_an_aggregation_used_twice_is_not_reduced(make_df, tables):
         top = stats.agg(col("total").max().alias("best"))
         wanted = frames["picked"].where(col("flag") == 3)
         q = wanted.join(stats, left_on="okey", right_on="order").join(top, how="cross")
-        assert "strategy=reduce" not in explain_text(q._builder, show_all=False)
+        assert "optional reduction" not in explain_text(q._builder, show_all=False)
         best = q.to_arrow().column("best").to_pylist()
     totals = tables["lines"].to_pandas().groupby("order")["qty"].sum()
     assert set(best) == {totals.max()}
+
+
+def test_the_reduction_is_a_flag_not_a_join_strategy():
+    """The user's strategy field takes only user strategies; a reduction is a semi join
+    flagged as such, with no strategy of its own."""
+    left = sf.from_pydict({"k": [1, 2]})
+    right = sf.from_pydict({"k": [2, 3]})
+    with pytest.raises(ValueError, match="join strategy must be one of .*, got 'reduce'"):
+        left.join(right, on="k", strategy="reduce")
+    with pytest.raises(ValueError, match=r"join strategy must be one of \[None, 'hash', "):
+        L.Join(left._builder, right._builder, ("k",), ("k",), "semi", strategy="reduce")
+    for how, strategy in (("inner", None), ("semi", "broadcast")):
+        with pytest.raises(ValueError, match="a reducing join is a semi join with no strategy"):
+            L.Join(left._builder, right._builder, ("k",), ("k",), how, strategy, reduction=True)
+    reduction = L.Join(left._builder, right._builder, ("k",), ("k",), "semi", reduction=True)
+    assert reduction.describe() == "Join: how=semi, on [k=k], optional reduction"

@@ -22,6 +22,7 @@ from spillframe.kernels.join import common_key_type, join_output_schema
 from spillframe.resources import ResourceRequest
 
 JOIN_HOWS = ("inner", "left", "right", "outer", "semi", "anti", "cross")
+JOIN_STRATEGIES = (None, "hash", "broadcast")
 
 
 @dataclass(frozen=True, eq=False)
@@ -453,7 +454,13 @@ class TopK(_Unary):
 
 @dataclass(frozen=True, eq=False)
 class Join(LogicalPlan):
-    """Join ``left`` and ``right`` on key columns; strategy is chosen when lowering."""
+    """Join ``left`` and ``right`` on key columns; strategy is chosen when lowering
+    (the user's ``strategy``, "hash" or "broadcast", only constrains the choice).
+
+    ``reduction`` marks a semi join that the optimizer added to filter rows a later
+    join drops anyway (``optimizer.rules.reduce_grouped_sides``): the query's result
+    does not depend on it, so the lowering runs it only where it is expected to pay.
+    """
 
     left: LogicalPlan
     right: LogicalPlan
@@ -463,6 +470,7 @@ class Join(LogicalPlan):
     strategy: str | None = None
     prefix: str = "right."
     suffix: str | None = None
+    reduction: bool = False
 
     is_narrow: ClassVar[bool] = False
 
@@ -477,6 +485,12 @@ class Join(LogicalPlan):
     def _compute_schema(self) -> pa.Schema:
         if self.how not in JOIN_HOWS:
             raise ValueError(f"join how must be one of {list(JOIN_HOWS)}, got {self.how!r}")
+        if self.strategy not in JOIN_STRATEGIES:
+            raise ValueError(
+                f"join strategy must be one of {list(JOIN_STRATEGIES)}, got {self.strategy!r}"
+            )
+        if self.reduction and (self.how != "semi" or self.strategy is not None):
+            raise ValueError("a reducing join is a semi join with no strategy of its own")
         check_columns(self.left_on, self.left.schema)
         check_columns(self.right_on, self.right.schema)
         if len(self.left_on) != len(self.right_on):
@@ -506,4 +520,5 @@ class Join(LogicalPlan):
     def describe(self) -> str:
         keys = ", ".join(f"{a}={b}" for a, b in zip(self.left_on, self.right_on))
         strategy = f", strategy={self.strategy}" if self.strategy else ""
-        return f"Join: how={self.how}, on [{keys}]{strategy}"
+        reduction = ", optional reduction" if self.reduction else ""
+        return f"Join: how={self.how}, on [{keys}]{strategy}{reduction}"

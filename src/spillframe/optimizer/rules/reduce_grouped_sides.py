@@ -8,9 +8,9 @@ were, so the join's result does not change (for inner, left, semi and anti joins
 which drop unmatched right rows). TPC-H Q21 aggregates all of lineitem per order,
 and then keeps the few orders of one nation's late suppliers.
 
-The filter is a semi join marked ``strategy="reduce"``: lowering makes it a broadcast
-of ``L``'s keys when ``L`` is expected small, and drops it otherwise (it is only ever
-an optimization; see ``spillframe.physical.lowering.join``).
+The filter is a semi join marked ``reduction=True``: lowering makes it a broadcast of
+``L``'s keys when ``L`` is expected small, and drops it otherwise (it is only ever an
+optimization; see ``spillframe.physical.lowering.join``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from spillframe.expr.expression import Alias, Column, col
 from spillframe.logical import nodes as L
 from spillframe.logical.keys import PlanKeys
 from spillframe.optimizer.rules.transform import transform_down
-
-REDUCE = "reduce"
 
 
 def reduce_grouped_sides(plan: L.LogicalPlan) -> L.LogicalPlan:
@@ -48,7 +46,7 @@ def reduce_grouped_sides(plan: L.LogicalPlan) -> L.LogicalPlan:
 def _reduce(node: L.LogicalPlan, repeated: Callable[[L.LogicalPlan], bool]) -> L.LogicalPlan:
     if not isinstance(node, L.Join) or node.how not in ("inner", "left", "semi", "anti"):
         return node
-    if node.strategy == REDUCE:
+    if node.reduction:
         return node
     for left_key, right_key in zip(node.left_on, node.right_on):
         right = _with_reduced_aggregate(node.right, right_key, node.left, left_key, repeated)
@@ -81,10 +79,10 @@ def _with_reduced_aggregate(
     if group_key is None:
         return None
     already = node.child
-    if isinstance(already, L.Join) and already.strategy == REDUCE:
+    if isinstance(already, L.Join) and already.reduction:
         return None
     keys = L.Project(keys_from, exprs=(col(keys_column),))
-    reduced = L.Join(node.child, keys, (key,), (keys_column,), how="semi", strategy=REDUCE)
+    reduced = L.Join(node.child, keys, (key,), (keys_column,), how="semi", reduction=True)
     return node.with_children((reduced,))
 
 

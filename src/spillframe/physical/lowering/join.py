@@ -18,7 +18,7 @@ from spillframe.physical.steps import JoinSpec, join_partitions
 
 @lowers(L.Join)
 def lower_join(low: Lowering, node: L.Join) -> Pending:
-    if node.strategy == "reduce":
+    if node.reduction:
         return _reducing_semi_join(low, node)
     left, right = low.visit(node.left), low.visit(node.right)
     spec = JoinSpec(node.left_on, node.right_on, node.how, node.prefix, node.suffix, node.schema)
