@@ -8,6 +8,7 @@ strategy, aggregation phases and partition counts are chosen when lowering.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -16,7 +17,7 @@ import pyarrow as pa
 
 from spillframe.errors import ExpressionTypeError, SchemaError, missing_column_message
 from spillframe.expr.evaluate import resolve_field, resolve_type
-from spillframe.expr.expression import AggExpr, Alias, Expression, UdfCall
+from spillframe.expr.expression import AggExpr, Alias, Expression, UdfCall, cacheable_key
 from spillframe.io.scan import ScanFormat, scan_format
 from spillframe.kernels.join import common_key_type, join_output_schema
 from spillframe.resources import ResourceRequest
@@ -44,6 +45,28 @@ class LogicalPlan:
     def __post_init__(self) -> None:
         object.__setattr__(self, "schema", self._compute_schema())
 
+    @functools.cached_property
+    def key(self) -> tuple[Any, ...] | None:
+        """The structural key, computed once: equal keys mean equal subtrees (the same
+        operators with the same expressions, names included, options and sources, with
+        in-memory tables by identity). None for a subtree that calls Python functions,
+        whose results may differ per call.
+
+        The optimizer keeps repeated subtrees identical (``pushdown_projections``) and
+        leaves reused aggregations whole (``reduce_grouped_sides``); the lowering
+        computes a repeated subtree once (``physical.shared``). All of them compare
+        subtrees by this key; a node's key reads its children's, so a plan is keyed in
+        one walk however many rules ask.
+        """
+        parts: list[Any] = [type(self).__name__]
+        for f in dataclasses.fields(self):
+            if f.init:
+                value = _key_of(getattr(self, f.name))
+                if value is _UNKEYABLE:
+                    return None
+                parts.append((f.name, value))
+        return tuple(parts)
+
     def walk(self) -> Iterator[LogicalPlan]:
         yield self
         for child in self.children():
@@ -57,6 +80,30 @@ class LogicalPlan:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         values.update(changes)
         return type(self)(**values)
+
+
+_UNKEYABLE = object()
+
+
+def _key_of(value: Any) -> Any:
+    """The part of a node's structural key for one field value."""
+    if isinstance(value, LogicalPlan):
+        return _UNKEYABLE if value.key is None else value.key
+    if isinstance(value, Expression):
+        key = cacheable_key(value)
+        return _UNKEYABLE if key is None else key
+    if isinstance(value, (tuple, list)):
+        items = tuple(_key_of(v) for v in value)
+        return _UNKEYABLE if any(i is _UNKEYABLE for i in items) else items
+    if isinstance(value, pa.Table):
+        return ("table", id(value))  # the same in-memory data (the node holds it), not equal data
+    if isinstance(value, (pa.Schema, pa.DataType)):
+        return str(value)
+    try:
+        hash(value)
+    except TypeError:
+        return ("object", id(value))
+    return value
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,7 +3,7 @@
 TPC-H Q15 aggregates revenue per supplier and uses it twice (its maximum, and a join);
 Q11, Q17, Q22 and others repeat a subquery the same way. Two subtrees are the same
 when they are structurally equal: same operators, same expressions (see
-:class:`spillframe.logical.keys.PlanKeys`), same sources. Only subtrees with a
+``LogicalPlan.key``), same sources. Only subtrees with a
 wide operator (aggregation, join, sort...) are shared: recomputing a scan with a few
 narrow steps costs about what holding its output for a second consumer saves, and
 keeping it would hold whole inputs in memory. Subtrees with Python functions (UDFs,
@@ -16,23 +16,21 @@ from collections import Counter
 from typing import Any
 
 from spillframe.logical import nodes as L
-from spillframe.logical.keys import PlanKeys
 
 
 def _is_wide(node: L.LogicalPlan) -> bool:
     return any(not n.is_narrow for n in node.walk())
 
 
-def shared_subplans(plan: L.LogicalPlan) -> tuple[PlanKeys, set[tuple[Any, ...]]]:
+def shared_subplans(plan: L.LogicalPlan) -> set[tuple[Any, ...]]:
     """Keys of the largest subtrees of ``plan`` that occur more than once and contain a
     wide operator; a subtree inside a repeated larger one is not listed by itself."""
-    keys = PlanKeys()
     counts: Counter[tuple[Any, ...]] = Counter()
     parents: dict[tuple[Any, ...], list[tuple[Any, ...] | None]] = {}
     wide: dict[tuple[Any, ...], bool] = {}
 
     def walk(node: L.LogicalPlan, parent: tuple[Any, ...] | None) -> None:
-        key = keys.of(node)
+        key = node.key
         if key is not None:
             counts[key] += 1
             parents.setdefault(key, []).append(parent)
@@ -49,4 +47,4 @@ def shared_subplans(plan: L.LogicalPlan) -> tuple[PlanKeys, set[tuple[Any, ...]]
         and wide[key]
         and any(parent is None or counts[parent] < n for parent in parents[key])
     }
-    return keys, roots
+    return roots

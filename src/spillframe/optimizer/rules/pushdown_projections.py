@@ -8,7 +8,6 @@ from typing import Any
 from spillframe.expr.expression import Expression
 from spillframe.logical import nodes as L
 from spillframe.logical import reshape as R
-from spillframe.logical.keys import PlanKeys
 
 
 def pushdown_projections(plan: L.LogicalPlan) -> L.LogicalPlan:
@@ -18,24 +17,22 @@ def pushdown_projections(plan: L.LogicalPlan) -> L.LogicalPlan:
     so that its copies stay identical and the plan computes it once (see
     ``physical.shared``) instead of twice with different columns.
     """
-    keys, unions = _shared_requirements(plan)
-    return _prune(plan, None, keys, unions)
+    return _prune(plan, None, _shared_requirements(plan))
 
 
 _UNSEEN = object()
 
 
-def _shared_requirements(plan: L.LogicalPlan) -> tuple[PlanKeys, dict[Any, set[str] | None]]:
+def _shared_requirements(plan: L.LogicalPlan) -> dict[Any, set[str] | None]:
     """For each subtree occurring more than once: the union of what its uses require."""
-    keys = PlanKeys()
-    counts = Counter(keys.of(n) for n in plan.walk())
+    counts = Counter(n.key for n in plan.walk())
     repeated = {k for k, n in counts.items() if n > 1 and k is not None}
     unions: dict[Any, Any] = {}
     if not repeated:
-        return keys, unions
+        return unions
 
     def visit(node: L.LogicalPlan, required: set[str] | None) -> None:
-        key = keys.of(node)
+        key = node.key
         if key in repeated:
             seen = unions.get(key, _UNSEEN)
             unions[key] = required if seen is _UNSEEN else _merge(seen, required)
@@ -43,7 +40,7 @@ def _shared_requirements(plan: L.LogicalPlan) -> tuple[PlanKeys, dict[Any, set[s
             visit(child, needed)
 
     visit(plan, None)
-    return keys, unions
+    return unions
 
 
 def _merge(a: set[str] | None, b: set[str] | None) -> set[str] | None:
@@ -76,19 +73,18 @@ def _columns(exprs: tuple[Expression, ...] | list[Expression]) -> set[str]:
 def _prune(
     node: L.LogicalPlan,
     required: set[str] | None,
-    keys: PlanKeys,
     unions: dict[Any, set[str] | None],
 ) -> L.LogicalPlan:
     """``node`` rewritten to produce at least the ``required`` columns (all if None)."""
     if unions:
-        key = keys.of(node)
+        key = node.key
         if key in unions:
             required = _merge(required, unions[key])
     if isinstance(node, L.ScanSource):
         return _prune_scan(node, required)
     if isinstance(node, L.Project):
         exprs = _kept_exprs(node, required)
-        child = _prune(node.child, _columns(exprs), keys, unions)
+        child = _prune(node.child, _columns(exprs), unions)
         if child is node.child and len(exprs) == len(node.exprs):
             return node
         return L.Project(child, exprs=exprs)
@@ -96,7 +92,7 @@ def _prune(
     if needed is None:
         return node
     children = node.children()
-    new = tuple(_prune(c, r, keys, unions) for c, r in zip(children, needed))
+    new = tuple(_prune(c, r, unions) for c, r in zip(children, needed))
     if all(a is b for a, b in zip(children, new)):
         return node
     return node.with_children(new)

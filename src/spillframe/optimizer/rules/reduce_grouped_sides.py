@@ -21,7 +21,6 @@ from typing import Any
 
 from spillframe.expr.expression import Alias, Column, col
 from spillframe.logical import nodes as L
-from spillframe.logical.keys import PlanKeys
 from spillframe.optimizer.rules.transform import transform_down
 
 
@@ -31,14 +30,12 @@ def reduce_grouped_sides(plan: L.LogicalPlan) -> L.LogicalPlan:
     An aggregation that also occurs elsewhere in the plan is left alone: it is computed
     once for all its uses (see ``physical.shared``), and the other uses need all groups.
     """
-    keys = PlanKeys()
     counts: Counter[Any] = Counter()
 
     def repeated(node: L.LogicalPlan) -> bool:
         if not counts:  # keyed only once a candidate is found
-            counts.update(keys.of(n) for n in plan.walk())
-        key = keys.of(node)
-        return key is not None and counts[key] > 1
+            counts.update(n.key for n in plan.walk())
+        return node.key is not None and counts[node.key] > 1
 
     return transform_down(plan, lambda node: _reduce(node, repeated))
 

@@ -162,7 +162,6 @@ class Lowering:
         self.config = config or get_config()
         self.builder = StageBuilder()
         self.streaming_limit: L.Limit | None = None
-        self._shared_keys: Any = None
         self._shared_roots: set[Any] = set()
         self._shared: dict[Any, Pending] = {}
 
@@ -175,7 +174,7 @@ class Lowering:
             node = node.child
         self.streaming_limit = node if isinstance(node, L.Limit) else None
         limit = self.streaming_limit.n if self.streaming_limit is not None else None
-        self._shared_keys, self._shared_roots = shared_subplans(plan)
+        self._shared_roots = shared_subplans(plan)
         pending = self.visit(plan)
         stage = self.stage_for(pending)
         physical = PhysicalPlan(dict(self.builder.stages), stage, name, limit)
@@ -190,7 +189,7 @@ class Lowering:
 
     def visit(self, node: L.LogicalPlan) -> Pending:
         if self._shared_roots:
-            key = self._shared_keys.of(node)
+            key = node.key
             if key in self._shared_roots:
                 # A repeated subplan: computed by one stage that every use reads.
                 if key not in self._shared:
