@@ -35,8 +35,28 @@ KNOWN_PLUGINS = {"dask": "spillframe-dask"}
 class Runner(ABC):
     """Executes a :class:`PhysicalPlan` and streams its final partitions in order.
 
-    Subclasses set ``name`` and implement :meth:`run`; ``run`` returns an
-    iterator, and closing it early (``show``, ``limit``) must stop outstanding work.
+    Subclasses set ``name`` and implement :meth:`run`. The contract, which
+    :class:`spillframe.testing.RunnerConformance` checks and
+    :class:`spillframe.runners.serial.SerialRunner` implements in a few lines:
+
+    - **Never re-plan, never look inside kernels.** A task is ``kernel(*args)``; every
+      :class:`TaskRef` in ``args`` (nested in tuples and lists) is replaced by the
+      referenced output first (:func:`spillframe.physical.plan.resolve_args`), a ref
+      with ``output=j`` by bucket ``j`` of a multi-output task.
+    - **Run only reachable tasks** (:meth:`PhysicalPlan.reachable`): a stage no output
+      partition depends on (an optional reduction the planner decided against) is
+      never run.
+    - **Check resources before running anything**: a task whose declared
+      ``resources`` no worker can ever provide raises
+      :class:`spillframe.errors.ResourceError` (naming the task's ``label``) from
+      ``run()`` or the first ``next()``, before any task ran.
+    - **Be lazy, in order**: ``run`` returns an iterator; no task runs before the first
+      partition is asked for. Partitions come out in index order, and work is started
+      in :meth:`PhysicalPlan.first_output` order, so partition 0's work comes first.
+    - **Stop on close**: closing the iterator early (``show``, ``limit``) stops the
+      work not yet started and releases what the query held.
+    - **Keep kernel exception types**: an exception raised by a kernel reaches the
+      caller as that exception (or an exception of that type), not as a runner error.
 
     A runner that sets ``records_stats = True`` takes ``run(plan, stats=recorder)``:
     a :class:`spillframe.runners.stats.QueryRecorder` it fills with every finished

@@ -8,13 +8,25 @@ A third-party runner proves it behaves like the built-in ones by subclassing::
         runner_name = "mine"            # its name in the spillframe.runners entry points
         runner_options = {"workers": 2}
 
-pytest collects the inherited tests and runs them with that runner active.
+or, for a runner that is not registered, with a factory::
+
+    class TestMyRunner(RunnerConformance):
+        runner_factory = MyRunner       # any callable () -> Runner
+
+pytest collects the inherited tests and runs them with that runner active. Besides
+queries through the API, the suite runs hand-built physical plans through
+``runner.run`` to check the contract of :class:`spillframe.runners.base.Runner`:
+laziness, early stop, unreachable stages, resource errors and exception types. Their
+kernels leave marker files in a temporary directory, so that they can be observed in
+any process the runner runs them in.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -24,6 +36,8 @@ import pytest
 
 import spillframe as sf
 from spillframe.config import configure
+from spillframe.physical.plan import PhysicalPlan, StageBuilder, Task, TaskRef
+from spillframe.resources import ResourceRequest
 from spillframe.runners.base import Runner, create_runner, set_active_runner
 from spillframe.testing.asserts import assert_df_equal
 
@@ -36,18 +50,60 @@ def _frame(n: int = 200) -> dict[str, list[Any]]:
     }
 
 
+class ConformanceKernelError(ValueError):
+    """Raised by a conformance kernel: a runner must let it reach the caller as it is."""
+
+
+def marked_range(marker_dir: str, index: int, seconds: float = 0.0) -> pa.Table:
+    """Ten ints starting at ``10 * index``, after ``seconds``; leaves the file
+    ``task-<index>`` in ``marker_dir`` to show it ran."""
+    time.sleep(seconds)
+    Path(marker_dir, f"task-{index}").touch()
+    return pa.table({"i": pa.array(range(10 * index, 10 * index + 10), pa.int64())})
+
+
+def concat_inputs(*tables: pa.Table) -> pa.Table:
+    return pa.concat_tables(tables)
+
+
+def raise_kernel_error(message: str) -> pa.Table:
+    raise ConformanceKernelError(message)
+
+
+def _markers(marker_dir: Path) -> set[str]:
+    return {p.name for p in marker_dir.iterdir()}
+
+
+def _plan(builder: StageBuilder, output: int) -> PhysicalPlan:
+    return PhysicalPlan(dict(builder.stages), output, "conformance")
+
+
+def _marked_stage(builder: StageBuilder, marker_dir: Path, indices: range, **task: Any) -> int:
+    seconds = task.pop("seconds", 0.0)
+    tasks = [
+        Task(marked_range, (str(marker_dir), i, seconds), "marked-range", **task) for i in indices
+    ]
+    return builder.add("marked-range", tasks).id
+
+
 class RunnerConformance:
-    """Shared behaviour suite; set ``runner_name`` (and ``runner_options``) in a subclass."""
+    """Shared behaviour suite; in a subclass set ``runner_name`` (and ``runner_options``)
+    of a registered runner, or a ``runner_factory``."""
 
     runner_name: ClassVar[str] = ""
     runner_options: ClassVar[dict[str, Any]] = {}
+    runner_factory: ClassVar[Callable[[], Runner] | None] = None
 
     @pytest.fixture(autouse=True, scope="class")
     @classmethod
-    def _conformance_runner(cls) -> Iterator[Runner]:
-        if not cls.runner_name:
-            pytest.skip("RunnerConformance subclasses must set runner_name")
-        runner = create_runner(cls.runner_name, **cls.runner_options)
+    def conformance_runner(cls) -> Iterator[Runner]:
+        """The runner under test, active while the class's tests run."""
+        if cls.runner_factory is not None:
+            runner = cls.runner_factory()
+        elif cls.runner_name:
+            runner = create_runner(cls.runner_name, **cls.runner_options)
+        else:
+            pytest.skip("RunnerConformance subclasses set runner_name or runner_factory")
         previous = set_active_runner(runner)
         try:
             yield runner
@@ -55,8 +111,79 @@ class RunnerConformance:
             set_active_runner(previous)
             runner.close()
 
-    def test_runner_is_active(self) -> None:
-        assert sf.get_runner().name == self.runner_name
+    def test_runner_is_active(self, conformance_runner: Runner) -> None:
+        assert sf.get_runner() is conformance_runner
+        assert not self.runner_name or conformance_runner.name == self.runner_name
+
+    # -- the Runner contract, on hand-built plans -------------------------------------------
+
+    def test_nothing_runs_before_the_first_partition(
+        self, conformance_runner: Runner, tmp_path: Path
+    ) -> None:
+        builder = StageBuilder()
+        plan = _plan(builder, _marked_stage(builder, tmp_path, range(2)))
+        stream = conformance_runner.run(plan)
+        try:
+            time.sleep(0.3)
+            assert _markers(tmp_path) == set(), "a task ran before a partition was asked for"
+            assert next(iter(stream)).column("i").to_pylist() == list(range(10))
+            assert "task-0" in _markers(tmp_path)
+        finally:
+            getattr(stream, "close", lambda: None)()
+
+    def test_unreachable_stages_never_run(self, conformance_runner: Runner, tmp_path: Path) -> None:
+        builder = StageBuilder()
+        unread = _marked_stage(builder, tmp_path, range(90, 92))
+        inputs = _marked_stage(builder, tmp_path, range(2))
+        merged = builder.add(
+            "concat", [Task(concat_inputs, (TaskRef(inputs, 0), TaskRef(inputs, 1)), "concat")]
+        )
+        plan = _plan(builder, merged.id)
+        assert unread not in {stage for stage, _ in plan.reachable()}
+        tables = list(conformance_runner.run(plan))
+        assert pa.concat_tables(tables).column("i").to_pylist() == list(range(20))
+        assert _markers(tmp_path) == {"task-0", "task-1"}
+
+    def test_closing_the_stream_stops_the_work(
+        self, conformance_runner: Runner, tmp_path: Path
+    ) -> None:
+        total = 40  # 0.1 s each: 4 s of work, unless the runner stops
+        builder = StageBuilder()
+        plan = _plan(builder, _marked_stage(builder, tmp_path, range(total), seconds=0.1))
+        stream = iter(conformance_runner.run(plan))
+        assert next(stream).num_rows == 10
+        getattr(stream, "close", lambda: None)()
+        # Wait until the tasks still running when the stream closed are done.
+        seen, deadline = -1, time.monotonic() + 8
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = len(_markers(tmp_path))
+            if now == seen:
+                break
+            seen = now
+        assert seen < total, f"all {total} tasks ran although the stream closed after one"
+
+    def test_a_kernel_error_keeps_its_type(self, conformance_runner: Runner) -> None:
+        builder = StageBuilder()
+        failing = builder.add("fail", [Task(raise_kernel_error, ("kept as it is",), "fail")])
+        with pytest.raises(ConformanceKernelError, match="kept as it is"):
+            list(conformance_runner.run(_plan(builder, failing.id)))
+
+    def test_an_impossible_request_fails_before_any_task_runs(
+        self, conformance_runner: Runner, tmp_path: Path
+    ) -> None:
+        builder = StageBuilder()
+        inputs = _marked_stage(builder, tmp_path, range(1))
+        request = ResourceRequest(memory_bytes=1 << 60)
+        greedy = builder.add(
+            "greedy",
+            [Task(concat_inputs, (TaskRef(inputs, 0),), "greedy", request, label="greedy-udf")],
+        )
+        with pytest.raises(sf.ResourceError, match="greedy-udf"):
+            list(conformance_runner.run(_plan(builder, greedy.id)))
+        assert _markers(tmp_path) == set()
+
+    # -- queries through the API ----------------------------------------------------------
 
     def test_partitions_stream_in_order(self) -> None:
         df = sf.from_pydict({"i": list(range(100))}, num_partitions=7)
