@@ -9,8 +9,10 @@ Registered through the ``pytest11`` entry point, so installing spillframe is eno
   (and their clusters) are created once per session.
 - ``make_df(data, num_partitions=None)`` builds a DataFrame from a dict, list of rows,
   pandas DataFrame or Arrow table.
-- ``dask_cluster``: a Dask runner on a LocalCluster of 2 workers with 512 MiB each, for
-  spill tests; skipped with the install command when the plugin is absent.
+- A runner's own pytest plugin says which options its tests run it with, through the
+  ``pytest_spillframe_runner_options(name)`` hook (the Dask plugin's gives a small
+  cluster); runner-specific fixtures live there too (the Dask plugin's
+  ``dask_cluster``).
 """
 
 from __future__ import annotations
@@ -22,18 +24,31 @@ from typing import Any
 
 import pytest
 
-from spillframe.runners.base import Runner, available_runners, create_runner, set_active_runner
+from spillframe.runners.base import (
+    KNOWN_PLUGINS,
+    Runner,
+    available_runners,
+    create_runner,
+    set_active_runner,
+)
 
 OPTION = "--spillframe-runner"
 ENV = "SPILLFRAME_TEST_RUNNER"
 OPTIONS_ENV = "SPILLFRAME_TEST_RUNNER_OPTIONS"
 
-# Small, test-friendly shapes; SPILLFRAME_TEST_RUNNER_OPTIONS (JSON {name: {...}}) overrides.
-DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
-    "py": {},
-    "dask": {"n_workers": 2, "threads_per_worker": 1, "memory_limit": "1GiB"},
-}
-INSTALL_HINT = {"dask": "pip install spillframe-dask (plugins/spillframe-dask in the repo)"}
+
+class _Hooks:
+    """Hooks a runner's own pytest plugin implements."""
+
+    @pytest.hookspec(firstresult=True)
+    def pytest_spillframe_runner_options(self, name: str) -> dict[str, Any] | None:
+        """Small, test-friendly options for the runner called ``name`` (None: not
+        this plugin's runner). SPILLFRAME_TEST_RUNNER_OPTIONS (JSON ``{name: {...}}``)
+        overrides them."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(_Hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,8 +76,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("sf_runner", names, ids=names, indirect=True)
 
 
-def _runner_options(name: str) -> dict[str, Any]:
-    options = dict(DEFAULT_OPTIONS.get(name, {}))
+def _runner_options(config: pytest.Config, name: str) -> dict[str, Any]:
+    options = dict(config.hook.pytest_spillframe_runner_options(name=name) or {})
     raw = os.environ.get(OPTIONS_ENV)
     if raw:
         options.update(json.loads(raw).get(name, {}))
@@ -72,15 +87,20 @@ def _runner_options(name: str) -> dict[str, Any]:
 class _RunnerPool:
     """Creates each runner once per session and closes them all at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
         self.runners: dict[str, Runner] = {}
 
     def get(self, name: str) -> Runner:
         if name not in self.runners:
             if name not in available_runners():
-                hint = INSTALL_HINT.get(name, f"install the distribution providing {name!r}")
+                hint = (
+                    f"pip install {KNOWN_PLUGINS[name]}"
+                    if name in KNOWN_PLUGINS
+                    else f"install the distribution providing {name!r}"
+                )
                 pytest.skip(f"spillframe runner {name!r} is not installed; {hint}")
-            self.runners[name] = create_runner(name, **_runner_options(name))
+            self.runners[name] = create_runner(name, **_runner_options(self.config, name))
         return self.runners[name]
 
     def close(self) -> None:
@@ -90,8 +110,8 @@ class _RunnerPool:
 
 
 @pytest.fixture(scope="session")
-def _sf_runner_pool() -> Iterator[_RunnerPool]:
-    pool = _RunnerPool()
+def _sf_runner_pool(pytestconfig: pytest.Config) -> Iterator[_RunnerPool]:
+    pool = _RunnerPool(pytestconfig)
     yield pool
     pool.close()
 
@@ -131,18 +151,3 @@ def make_df() -> Callable[..., Any]:
         )
 
     return make
-
-
-@pytest.fixture(scope="session")
-def dask_cluster() -> Iterator[Any]:
-    """A Dask runner on a small LocalCluster (2 workers x 1 thread x 512 MiB).
-
-    Yields the runner; its ``cluster`` and ``client`` attributes are Dask's objects.
-    """
-    if "dask" not in available_runners():
-        pytest.skip(f"the Dask runner is not installed; {INSTALL_HINT['dask']}")
-    runner = create_runner("dask", n_workers=2, threads_per_worker=1, memory_limit="512MiB")
-    try:
-        yield runner
-    finally:
-        runner.close()
