@@ -4,6 +4,7 @@ back, on every runner."""
 from __future__ import annotations
 
 import fractions
+import pickle
 
 import pyarrow as pa
 import pytest
@@ -71,3 +72,58 @@ def test_python_columns_are_not_keys(make_df):
     with pytest.raises(sf.ExpressionTypeError, match="column 'box' holds"):
         df.distinct()
     assert df.distinct("k").count_rows() == 1
+
+
+def _foreign_python_file(path, values, key: bytes) -> None:
+    """A Parquet file as another session (or anybody) could write it: pickles in a
+    large_binary column typed spillframe.python under ``key``."""
+    import pickle
+
+    import pyarrow.parquet as pq
+
+    field = pa.field(
+        "o",
+        pa.large_binary(),
+        metadata={b"ARROW:extension:name": b"spillframe.python", b"ARROW:extension:metadata": key},
+    )
+    pq.write_table(
+        pa.table({"o": [pickle.dumps(v) for v in values]}, schema=pa.schema([field])), path
+    )
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (exec, ("import sys; sys.spillframe_test_code_ran = True",))
+
+
+def test_reading_a_foreign_file_does_not_unpickle_it(sf_runner, tmp_path):
+    import sys
+
+    path = str(tmp_path / "foreign.parquet")
+    _foreign_python_file(path, [_RunsCode()], b"someone-else")
+    df = sf.read_parquet(path)
+    with pytest.raises(pickle.UnpicklingError, match="refusing to unpickle.*trust_python_objects"):
+        df.to_pydict()
+    assert not hasattr(sys, "spillframe_test_code_ran"), "reading a file ran its code"
+    # The pickled bytes stay readable as bytes.
+    assert df.select(sf.col("o").cast(sf.DataType.binary())).count_rows() == 1
+
+
+def test_a_trusted_key_unpickles(tmp_path):
+    from spillframe.datatype import trust_python_objects
+
+    path = str(tmp_path / "trusted.parquet")
+    _foreign_python_file(path, [{"a": 1}, [2, 3]], b"a-colleague")
+    trust_python_objects("a-colleague")
+    assert sf.read_parquet(path).to_pydict()["o"] == [{"a": 1}, [2, 3]]
+
+
+def test_this_session_reads_its_own_python_files(sf_runner, tmp_path):
+    df = sf.from_pydict({"x": [1, 2]}).select(
+        sf.col("x").apply(lambda v: {"v": v}, sf.DataType.python()).alias("o")
+    )
+    df.write_parquet(str(tmp_path / "mine"))
+    assert sorted(r["v"] for r in sf.read_parquet(str(tmp_path / "mine")).to_pydict()["o"]) == [
+        1,
+        2,
+    ]

@@ -4,9 +4,47 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import secrets
 from typing import Any
 
 import pyarrow as pa
+
+#: This session's key. Every Python-object column it stores carries it in its type's
+#: metadata (in Parquet and Arrow IPC files, spill files, and Arrow data sent between
+#: processes), and only columns carrying a trusted key unpickle: unpickling runs code,
+#: so a file from elsewhere must not do it just by being read. A Dask runner gives its
+#: workers this key (:func:`share_session_key`) so the cluster trusts its own data.
+_SESSION = {"key": secrets.token_hex(16)}
+_TRUSTED_KEYS = {_SESSION["key"]}
+_TRUST_EVERY_KEY = [False]
+
+
+def session_key() -> str:
+    """The key this session writes into its Python-object columns."""
+    return _SESSION["key"]
+
+
+def share_session_key(key: str) -> None:
+    """Adopt ``key`` (another process's :func:`session_key`) as this process's own and
+    trust it: a runner calls it on its workers, so that one query's processes read each
+    other's Python-object columns."""
+    _TRUSTED_KEYS.add(key)
+    _SESSION["key"] = key
+
+
+def trust_python_objects(key: str | None = None) -> None:
+    """Let Python-object columns written by another session unpickle: those written
+    under ``key``, or with no argument, every one (do that only for files you trust:
+    unpickling data runs code).
+
+    Examples
+    --------
+    >>> trust_python_objects(session_key())  # this session's own: trusted already
+    """
+    if key is None:
+        _TRUST_EVERY_KEY[0] = True
+    else:
+        _TRUSTED_KEYS.add(key)
 
 
 class PythonType(pa.ExtensionType):
@@ -14,26 +52,35 @@ class PythonType(pa.ExtensionType):
     ``large_binary`` column: they pass through projections, filters, joins, exchanges,
     spilling and Dask workers, and come back as the objects; they cannot be sorted,
     grouped by or compared.
+
+    A column read from a file another session wrote keeps its pickles as they are and
+    refuses to unpickle them (see :func:`trust_python_objects`), unlike Daft, which
+    cannot store Python objects in files at all.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, key: str | None = None) -> None:
+        self.key = key or _SESSION["key"]
         super().__init__(pa.large_binary(), "spillframe.python")
 
     def __arrow_ext_serialize__(self) -> bytes:
-        return b""
+        return self.key.encode()
 
     @classmethod
     def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> PythonType:
-        return cls()
+        return cls(serialized.decode() or "unknown")
 
     def __arrow_ext_scalar_class__(self) -> type:
         return PythonScalar
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return PythonType, ()
+        return PythonType, (self.key,)
 
     def __hash__(self) -> int:  # types are dict keys (e.g. of view-type casts)
         return hash(self.extension_name)
+
+    @property
+    def trusted(self) -> bool:
+        return _TRUST_EVERY_KEY[0] or self.key in _TRUSTED_KEYS
 
 
 class PythonScalar(pa.ExtensionScalar):
@@ -41,7 +88,17 @@ class PythonScalar(pa.ExtensionScalar):
 
     def as_py(self, **kwargs: Any) -> Any:
         stored = self.value
-        return None if stored is None or not stored.is_valid else pickle.loads(stored.as_py())
+        if stored is None or not stored.is_valid:
+            return None
+        if not self.type.trusted:
+            raise pickle.UnpicklingError(
+                "refusing to unpickle a DataType.python() value written by another "
+                "session (a file or process this one does not know): unpickling runs "
+                "code. If you trust its source, call "
+                "spillframe.datatype.trust_python_objects() first; or read the pickled "
+                "bytes with .cast(DataType.binary())"
+            )
+        return pickle.loads(stored.as_py())
 
 
 with contextlib.suppress(pa.ArrowKeyError):  # registered by an earlier import

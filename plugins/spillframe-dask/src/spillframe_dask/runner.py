@@ -29,6 +29,7 @@ from dask.utils import format_bytes, parse_bytes
 from distributed.scheduler import KilledWorker, NoValidWorkerError, NoWorkerError
 
 from spillframe.config import Config
+from spillframe.datatype import session_key
 from spillframe.errors import RunnerError, SpillError
 from spillframe.physical.plan import PhysicalPlan
 from spillframe.runners.base import Runner
@@ -40,6 +41,7 @@ from spillframe_dask.options import DaskRunnerOptions
 from spillframe_dask.resources import WorkerCapacity, annotator, check_requests, read_capacities
 from spillframe_dask.spill import TOPIC, SpillReporter, flush_spill_report
 from spillframe_dask.trim import MemoryTrimmer
+from spillframe_dask.trust import SharePythonObjectKey
 
 logger = logging.getLogger("spillframe")
 
@@ -94,6 +96,7 @@ class DaskRunner(Runner):
             )
         if cfg.address is not None:
             _check_workers_can_run_plans(self.client, cfg.address)
+        self.client.register_plugin(SharePythonObjectKey(session_key()))
         self.client.register_plugin(SpillReporter(interval=cfg.spill_alert_interval))
         self.client.register_plugin(MemoryTrimmer())
         self.client.subscribe_topic(TOPIC, self._on_spill)
