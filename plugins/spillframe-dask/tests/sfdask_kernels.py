@@ -71,6 +71,20 @@ def exit_once(marker: str, *tables: pa.Table) -> pa.Table:
     return pa.concat_tables(tables)
 
 
+def killed_once_plan(marker: str) -> tuple[PhysicalPlan, int]:
+    """Four range scans read by one ``exit-once`` task that kills its worker the first
+    time (see :func:`exit_once`); returns the plan and that task's stage id."""
+    b = StageBuilder()
+    scan = b.add(
+        "scan-range", [Task(make_range, (i * 100, (i + 1) * 100), "scan-range") for i in range(4)]
+    )
+    kill = b.add(
+        "exit-once",
+        [Task(exit_once, (marker, *[TaskRef(scan.id, i) for i in range(4)]), "exit-once")],
+    )
+    return PhysicalPlan(b.stages, kill.id, name="killed-worker"), kill.id
+
+
 def exit_always(table: pa.Table) -> pa.Table:
     os._exit(1)
 

@@ -6,7 +6,6 @@ import pytest
 import sfdask_kernels as k
 import spillframe_dask.runner as runner_module
 
-from spillframe.physical.plan import PhysicalPlan, StageBuilder, Task, TaskRef
 from spillframe.runners.stats import QueryRecorder
 
 
@@ -30,22 +29,14 @@ def test_stats_count_every_task_with_its_rows_bytes_and_grant(dask_runner):
 
 def test_a_killed_worker_is_counted_for_the_stage_it_was_running(dask_runner, tmp_path):
     marker = tmp_path / "killed-once"
-    b = StageBuilder()
-    scan = b.add(
-        "scan-range", [Task(k.make_range, (i * 100, (i + 1) * 100), "scan-range") for i in range(4)]
-    )
-    kill = b.add(
-        "exit-once",
-        [Task(k.exit_once, (str(marker), *[TaskRef(scan.id, i) for i in range(4)]), "exit-once")],
-    )
-    plan = PhysicalPlan(b.stages, kill.id, name="killed-worker")
+    plan, kill_stage = k.killed_once_plan(str(marker))
     recorder = QueryRecorder(plan, "dask")
     (out,) = dask_runner.run(plan, stats=recorder)
     stats = recorder.finish()
     assert marker.exists() and out.num_rows == 400
     assert stats.worker_restarts >= 1
-    assert stats.stage(kill.id).worker_restarts >= 1
-    assert stats.stage(kill.id).tasks == 1  # the run that died published nothing
+    assert stats.stage(kill_stage).worker_restarts >= 1
+    assert stats.stage(kill_stage).tasks == 1  # the run that died published nothing
 
 
 @pytest.fixture

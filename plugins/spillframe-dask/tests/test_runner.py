@@ -123,15 +123,7 @@ def test_closing_the_stream_early_cancels_the_rest(dask_runner, scheduler, tmp_p
 
 def test_killed_worker_work_is_recomputed(dask_runner, tmp_path):
     marker = tmp_path / "killed-once"
-    b = StageBuilder()
-    scan = b.add(
-        "scan-range", [Task(k.make_range, (i * 100, (i + 1) * 100), "scan-range") for i in range(4)]
-    )
-    kill = b.add(
-        "exit-once",
-        [Task(k.exit_once, (str(marker), *[TaskRef(scan.id, i) for i in range(4)]), "exit-once")],
-    )
-    (out,) = dask_runner.run(PhysicalPlan(b.stages, kill.id, name="killed-worker"))
+    (out,) = dask_runner.run(k.killed_once_plan(str(marker))[0])
     assert marker.exists()  # the first attempt did kill its worker
     assert sorted(out.column("x").to_pylist()) == list(range(400))
 
