@@ -167,14 +167,17 @@ class DataType:
 
         Examples
         --------
+        Objects of classes defined at module level pickle as they are; classes defined
+        in a function, a doctest or a notebook cell need cloudpickle installed.
+
+        >>> import fractions
         >>> import spillframe as sf
-        >>> class Point:
-        ...     def __init__(self, x):
-        ...         self.x = x
         >>> df = sf.from_pydict({"x": [1, 2]})
-        >>> points = df.select(sf.col("x").apply(Point, sf.DataType.python()).alias("p"))
-        >>> [p.x for p in points.to_pydict()["p"]]
-        [1, 2]
+        >>> thirds = df.select(
+        ...     sf.col("x").apply(lambda x: fractions.Fraction(x, 3), sf.DataType.python())
+        ... )
+        >>> thirds.to_pydict()["x"]
+        [Fraction(1, 3), Fraction(2, 3)]
         """
         return PythonType()
 
