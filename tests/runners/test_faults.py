@@ -461,6 +461,8 @@ def test_a_crashed_process_spill_directories_are_swept_on_the_next_start(tmp_pat
     (stale / "00000001.arrow").write_bytes(b"x" * 100)
     stale_kernel = spill_dir / f"spillframe-kernel-{gone.pid}-abcdefgh"
     stale_kernel.mkdir()
+    for directory in (stale, stale_kernel):  # the owner's lock files, nobody holds them now
+        (directory / ".owner.lock").write_text("")
     live = spill_dir / f"spillframe-spill-{os.getpid()}-abcdefgh"  # this process: alive
     live.mkdir()
     other = spill_dir / "keep-me"
@@ -468,3 +470,39 @@ def test_a_crashed_process_spill_directories_are_swept_on_the_next_start(tmp_pat
     body = _SLOW_SPILLING_QUERY + "query().collect()\nprint('ok')\n"
     assert _run_script(body, tmp_path, str(spill_dir)).startswith("ok")
     assert sorted(os.listdir(spill_dir)) == sorted([live.name, other.name])
+
+
+def test_a_locked_directory_of_an_unseen_pid_is_not_swept(tmp_path):
+    """A process in another pid namespace (a container sharing the spill directory) has
+    a pid this one cannot see; the lock it holds keeps its live files from the sweep."""
+    from spillframe.kernels.budget import sweep_stale_dirs
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid is free: "dead" as this process sees it
+    held = tmp_path / f"spillframe-spill-{gone.pid}-elsewhere"
+    held.mkdir()
+    (held / "00000001.arrow").write_bytes(b"live")
+    (held / ".owner.lock").write_text("")
+    # The other process's lock, held by a child process.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+            str(held / ".owner.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        released = tmp_path / f"spillframe-spill-{gone.pid}-crashed"
+        released.mkdir()
+        (released / ".owner.lock").write_text("")  # its owner died: nobody holds it
+        removed = sweep_stale_dirs(str(tmp_path))
+        assert removed == [str(released)]
+        assert (held / "00000001.arrow").read_bytes() == b"live"
+    finally:
+        holder.kill()
+        holder.wait()

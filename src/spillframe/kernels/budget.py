@@ -25,9 +25,15 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the pid check alone decides
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "MemoryGrant",
@@ -35,6 +41,7 @@ __all__ = [
     "granted",
     "check_cancelled",
     "private_dir",
+    "remove_private_dir",
     "sweep_stale_dirs",
     "SPILL_COMPRESSION",
 ]
@@ -99,7 +106,7 @@ class MemoryGrant:
         try:
             yield path
         finally:
-            shutil.rmtree(path, ignore_errors=True)
+            remove_private_dir(path)
 
 
 _GRANT: contextvars.ContextVar[MemoryGrant | None] = contextvars.ContextVar(
@@ -138,20 +145,30 @@ def check_cancelled() -> None:
 #: ``spillframe-<kind>-<pid>-<random>``: the pid says whose directory it is, so a later
 #: process can remove the directories of one that crashed.
 _DIR_PATTERN = re.compile(r"^spillframe-(?:spill|kernel)-(\d+)-")
+#: Held (flock) by the owner for the directory's lifetime: a process in another pid
+#: namespace (a container sharing the directory) has pids this one cannot see, and its
+#: lock is what keeps a sweep away from its live files.
+_OWNER_LOCK = ".owner.lock"
+#: A directory without a lock file is swept only this old (it may be being created).
+_UNLOCKED_GRACE_SECONDS = 60.0
 _SWEPT: set[str] = set()
 _SWEPT_LOCK = threading.Lock()
+_HELD: dict[str, int] = {}  # directory -> its lock's file descriptor
 
 
 def private_dir(parent: str, kind: str) -> str:
     """A new 0700 directory ``spillframe-<kind>-<pid>-*`` under ``parent`` (created if
-    missing). The first one a process makes in a parent first removes the directories
-    left there by spillframe processes that are gone (crashed or killed).
+    missing), locked by this process until :func:`remove_private_dir`. The first one a
+    process makes in a parent first removes the directories left there by spillframe
+    processes that are gone (crashed or killed).
 
     >>> import shutil, tempfile
     >>> parent = tempfile.mkdtemp()
     >>> path = private_dir(parent, "spill")
     >>> oct(os.stat(path).st_mode & 0o777), os.path.basename(path).startswith("spillframe-spill-")
     ('0o700', True)
+    >>> remove_private_dir(path); os.listdir(parent)
+    []
     >>> shutil.rmtree(parent)
     """
     os.makedirs(parent, exist_ok=True)
@@ -160,12 +177,29 @@ def private_dir(parent: str, kind: str) -> str:
         _SWEPT.add(parent)
     if first:
         sweep_stale_dirs(parent)
-    return tempfile.mkdtemp(prefix=f"spillframe-{kind}-{os.getpid()}-", dir=parent)
+    path = tempfile.mkdtemp(prefix=f"spillframe-{kind}-{os.getpid()}-", dir=parent)
+    fd = os.open(os.path.join(path, _OWNER_LOCK), os.O_CREAT | os.O_RDWR, 0o600)
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with _SWEPT_LOCK:
+        _HELD[path] = fd
+    return path
+
+
+def remove_private_dir(path: str) -> None:
+    """Remove a directory made by :func:`private_dir` and release its lock."""
+    with _SWEPT_LOCK:
+        fd = _HELD.pop(path, None)
+    shutil.rmtree(path, ignore_errors=True)
+    if fd is not None:
+        os.close(fd)
 
 
 def sweep_stale_dirs(parent: str) -> list[str]:
     """Remove the spill directories under ``parent`` whose owner process is gone;
-    returns the paths removed. Directories of live processes are left alone."""
+    returns the paths removed. Directories of live processes are left alone: those
+    whose pid is alive here, and those whose owner still holds their lock (a process
+    this one cannot see)."""
     removed: list[str] = []
     try:
         entries = os.listdir(parent)
@@ -176,9 +210,35 @@ def sweep_stale_dirs(parent: str) -> list[str]:
         if match is None or _alive(int(match.group(1))):
             continue
         path = os.path.join(parent, entry)
+        if _owner_holds(path):
+            continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
+
+
+def _owner_holds(path: str) -> bool:
+    """Whether a live process holds ``path``'s lock (or may be creating it)."""
+    try:
+        fd = os.open(os.path.join(path, _OWNER_LOCK), os.O_RDWR)
+    except FileNotFoundError:
+        try:
+            age = time.time() - os.stat(path).st_mtime
+        except OSError:
+            return True
+        return age < _UNLOCKED_GRACE_SECONDS
+    except OSError:
+        return True
+    try:
+        if fcntl is None:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
+    finally:
+        os.close(fd)
 
 
 def _alive(pid: int) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from spillframe.errors import SpillError
-from spillframe.kernels.budget import SPILL_COMPRESSION, private_dir
+from spillframe.kernels.budget import SPILL_COMPRESSION, private_dir, remove_private_dir
 from spillframe.units import format_bytes
 
 MiB = 1 << 20
@@ -226,7 +226,7 @@ class SpillStore:
             directory, self._dir = self._dir, None
         _OPEN_STORES.discard(self)
         if directory:
-            shutil.rmtree(directory, ignore_errors=True)
+            remove_private_dir(directory)
 
     # -- spilling ---------------------------------------------------------------------
     def _make_room(self) -> None:
