@@ -177,3 +177,18 @@ def test_a_rewritten_file_is_planned_anew(sf_runner, tmp_path):
     assert sf.read_parquet(str(path)).where(sf.col("x") >= 5).count_rows() == 5
     pq.write_table(pa.table({"x": list(range(100))}), path, row_group_size=30)
     assert sf.read_parquet(str(path)).where(sf.col("x") >= 5).count_rows() == 95
+
+
+def test_a_partition_of_many_row_groups_keeps_the_file_order(tmp_path):
+    """pyarrow's make_fragment(row_groups=[6, 7, 8]) reads 8, 6, 7 (it passes them
+    through a set); a scan and an agg_list must see the file's order."""
+    path = tmp_path / "ordered.parquet"
+    n = 20_000
+    table = pa.table({"k": [i % 3 for i in range(n)], "v": list(range(n)), "s": [0.5] * n})
+    pq.write_table(table, path, row_group_size=500)
+    with configure(partition_bytes=40_000):  # 3 or 4 row groups per partition: 6, 7, 8...
+        df = sf.read_parquet(str(path))
+        assert df.num_partitions() > 8
+        assert df.where(col("v") >= 0).to_pydict()["v"] == list(range(n))
+        lists = df.groupby("k").agg(col("v").agg_list(), col("v").sum().alias("s")).sort("k")
+        assert [lst == sorted(lst) for lst in lists.to_pydict()["v"]] == [True] * 3

@@ -352,11 +352,14 @@ def iter_parquet_pieces(
             fragment = file_format.make_fragment(
                 piece.path,
                 filesystem=filesystem,
-                row_groups=piece.row_groups,
                 partition_expression=piece.partition_expression
                 if piece.partition_expression is not None
                 else pc.scalar(True),
             )
+            if piece.row_groups is not None:
+                # Not make_fragment(row_groups=...): pyarrow passes those through a set,
+                # which reads row groups 6, 7, 8 as 8, 6, 7 and scrambles the rows' order.
+                fragment = fragment.subset(row_group_ids=list(piece.row_groups))
             scanner = ds.Scanner.from_fragment(
                 fragment,
                 schema=physical,
