@@ -121,13 +121,10 @@ def run_pipeline(source: Any, steps: tuple[Step, ...]) -> pa.Table:
         table = concat_tables(list(source))
     elif isinstance(source, pa.Table):
         table = source
-    elif hasattr(source, "read_batches") and _row_wise_prefix(steps):
+    elif hasattr(source, "read_batches") and (n := _row_wise_prefix(steps)):
         # Filter and project the scan batch by batch: the task holds one batch of what
         # it reads and what the steps keep, never its whole partition as read.
-        n = _row_wise_prefix(steps)
-        kept = [apply_steps(t, steps[:n]) for t in source.read_batches()]
-        if not kept:
-            kept = [apply_steps(source.output.empty_table(), steps[:n])]
+        kept = list(stream_partitions(source, steps[:n]))
         table = pa.concat_tables(kept) if len(kept) > 1 else kept[0]
         steps = steps[n:]
     else:
