@@ -22,11 +22,14 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from spillframe.expr.conditional import When
 from spillframe.expr.expression import AggExpr, Expression, Function, Literal, col, lit
 
 __all__ = [
     "abs",
     "any_value",
+    "concat",
+    "contains",
     "count",
     "count_distinct",
     "date",
@@ -36,6 +39,7 @@ __all__ = [
     "date_trunc",
     "day",
     "day_of_week",
+    "endswith",
     "explode",
     "fill_nan",
     "fill_null",
@@ -49,6 +53,7 @@ __all__ = [
     "is_nan",
     "is_null",
     "last_day",
+    "length",
     "list_agg",
     "lower",
     "make_date",
@@ -59,14 +64,23 @@ __all__ = [
     "month",
     "not_nan",
     "not_null",
+    "regexp",
+    "regexp_replace",
+    "regexp_split",
+    "replace",
     "round",
     "second",
+    "split",
+    "startswith",
     "stddev",
     "string_agg",
+    "strip",
+    "substr",
     "sum",
     "to_utc_timestamp",
     "upper",
     "var",
+    "when",
     "year",
 ]
 
@@ -144,54 +158,314 @@ def explode(expr: Expression, ignore_empty_and_null: bool = False) -> Expression
     return _expr(expr).explode(ignore_empty_and_null)
 
 
+# -- strings: Daft 0.7's functions, each the expression method of the same name ------------
+
+
+def contains(expr: Expression, substr: str) -> Expression:
+    """True where the string contains ``substr`` (plain text); ``expr.contains(substr)``.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"s": ["forest green", "red"]})
+    >>> df.select(sf.functions.contains(df["s"], "green")).to_pydict()
+    {'s': [True, False]}
+    """
+    return _expr(expr).contains(substr)
+
+
+def startswith(expr: Expression, prefix: str) -> Expression:
+    """``expr.startswith(prefix)``.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"s": ["forest green", "red"]})
+    >>> df.select(sf.functions.startswith(df["s"], "forest")).to_pydict()
+    {'s': [True, False]}
+    """
+    return _expr(expr).startswith(prefix)
+
+
+def endswith(expr: Expression, suffix: str) -> Expression:
+    """``expr.endswith(suffix)``.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"s": ["forest green", "red"]})
+    >>> df.select(sf.functions.endswith(df["s"], "red")).to_pydict()
+    {'s': [False, True]}
+    """
+    return _expr(expr).endswith(suffix)
+
+
+def regexp(expr: Expression, pattern: str) -> Expression:
+    """True where the regular expression ``pattern`` matches anywhere (a search);
+    ``expr.regexp(pattern)``.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"s": ["foo", "bar", "baz"]})
+    >>> df.select(sf.functions.regexp(df["s"], "ba.")).to_pydict()
+    {'s': [False, True, True]}
+    """
+    return _expr(expr).regexp(pattern)
+
+
 def lower(expr: Expression) -> Expression:
-    """``expr.str.lower()``."""
-    return _expr(expr).str.lower()
+    """``expr.lower()``.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> sf.from_pydict({"s": ["AbC"]}).select(sf.functions.lower(sf.col("s"))).to_pydict()
+    {'s': ['abc']}
+    """
+    return _expr(expr).lower()
 
 
 def upper(expr: Expression) -> Expression:
-    """``expr.str.upper()``."""
-    return _expr(expr).str.upper()
+    """``expr.upper()``.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> sf.from_pydict({"s": ["AbC"]}).select(sf.functions.upper(sf.col("s"))).to_pydict()
+    {'s': ['ABC']}
+    """
+    return _expr(expr).upper()
+
+
+def strip(expr: Expression) -> Expression:
+    """``expr.strip()``: without leading and trailing whitespace.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> sf.from_pydict({"s": [" a "]}).select(sf.functions.strip(sf.col("s"))).to_pydict()
+    {'s': ['a']}
+    """
+    return _expr(expr).strip()
+
+
+def length(expr: Expression) -> Expression:
+    """``expr.length()``: characters of a string, bytes of a binary, list elements.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> sf.from_pydict({"s": ["four", None]}).select(sf.functions.length(sf.col("s"))).to_pydict()
+    {'s': [4, None]}
+    """
+    return _expr(expr).length()
+
+
+def split(expr: Expression, split_on: str) -> Expression:
+    """``expr.split(split_on)``: a list of strings.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> sf.from_pydict({"s": ["a.b"]}).select(sf.functions.split(sf.col("s"), ".")).to_pydict()
+    {'s': [['a', 'b']]}
+    """
+    return _expr(expr).split(split_on)
+
+
+def regexp_split(expr: Expression, pattern: str) -> Expression:
+    """``expr.regexp_split(pattern)``: a list of strings.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"s": ["a, b,c"]})
+    >>> df.select(sf.functions.regexp_split(df["s"], ",\\\\s*")).to_pydict()
+    {'s': [['a', 'b', 'c']]}
+    """
+    return _expr(expr).regexp_split(pattern)
+
+
+def concat(left: Expression | str, right: Expression | str) -> Expression:
+    """``left`` followed by ``right`` (strings or string expressions; a ``str`` is
+    text, not a column name); null where either is null.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"s": ["a", None]})
+    >>> df.select(sf.functions.concat(df["s"], "!")).to_pydict()
+    {'s': ['a!', None]}
+    """
+    return _expr(left).concat(right)
+
+
+def replace(expr: Expression, search: str, replacement: str) -> Expression:
+    """``expr.replace(search, replacement)`` (plain text).
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"s": ["foo", "bar"]})
+    >>> df.select(sf.functions.replace(df["s"], "o", "0")).to_pydict()
+    {'s': ['f00', 'bar']}
+    """
+    return _expr(expr).replace(search, replacement)
+
+
+def regexp_replace(expr: Expression, pattern: str, replacement: str) -> Expression:
+    """``expr.regexp_replace(pattern, replacement)``.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"s": ["a1b22"]})
+    >>> df.select(sf.functions.regexp_replace(df["s"], "[0-9]+", "#")).to_pydict()
+    {'s': ['a#b#']}
+    """
+    return _expr(expr).regexp_replace(pattern, replacement)
+
+
+def substr(expr: Expression, start: int, length: int | None = None) -> Expression:
+    """``length`` characters from ``start`` (0-based); ``expr.substr(start, length)``.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"s": ["daft", "query"]})
+    >>> df.select(sf.functions.substr(df["s"], 2, 4)).to_pydict()
+    {'s': ['ft', 'ery']}
+    """
+    return _expr(expr).substr(start, length)
+
+
+# -- dates and times: Daft 0.7's functions, each the expression method of the same name ----
 
 
 def year(expr: Expression) -> Expression:
-    """``expr.dt.year()``."""
-    return _expr(expr).dt.year()
+    """``expr.year()``.
+
+    Examples
+    --------
+    >>> import datetime, spillframe as sf
+    >>> df = sf.from_pydict({"d": [datetime.date(1995, 3, 15)]})
+    >>> df.select(sf.functions.year(df["d"]), sf.functions.month(df["d"]).alias("m")).to_pydict()
+    {'d': [1995], 'm': [3]}
+    """
+    return _expr(expr).year()
 
 
 def month(expr: Expression) -> Expression:
-    """``expr.dt.month()``."""
-    return _expr(expr).dt.month()
+    """``expr.month()``; see :func:`year`."""
+    return _expr(expr).month()
 
 
 def day(expr: Expression) -> Expression:
-    """``expr.dt.day()``."""
-    return _expr(expr).dt.day()
+    """``expr.day()``.
+
+    Examples
+    --------
+    >>> import datetime, spillframe as sf
+    >>> df = sf.from_pydict({"d": [datetime.date(1995, 3, 15)]})
+    >>> df.select(sf.functions.day(df["d"])).to_pydict()
+    {'d': [15]}
+    """
+    return _expr(expr).day()
 
 
 def hour(expr: Expression) -> Expression:
-    """``expr.dt.hour()``."""
-    return _expr(expr).dt.hour()
+    """``expr.hour()``.
+
+    Examples
+    --------
+    >>> import datetime, spillframe as sf
+    >>> df = sf.from_pydict({"t": [datetime.datetime(2024, 1, 2, 7, 8, 9)]})
+    >>> df.select(
+    ...     sf.functions.hour(df["t"]),
+    ...     sf.functions.minute(df["t"]).alias("m"),
+    ...     sf.functions.second(df["t"]).alias("s"),
+    ... ).to_pydict()
+    {'t': [7], 'm': [8], 's': [9]}
+    """
+    return _expr(expr).hour()
 
 
 def minute(expr: Expression) -> Expression:
-    """``expr.dt.minute()``."""
-    return _expr(expr).dt.minute()
+    """``expr.minute()``; see :func:`hour`."""
+    return _expr(expr).minute()
 
 
 def second(expr: Expression) -> Expression:
-    """``expr.dt.second()``."""
-    return _expr(expr).dt.second()
+    """``expr.second()``; see :func:`hour`."""
+    return _expr(expr).second()
 
 
 def day_of_week(expr: Expression) -> Expression:
-    """``expr.dt.day_of_week()`` (Monday = 0)."""
-    return _expr(expr).dt.day_of_week()
+    """``expr.day_of_week()`` (Monday = 0).
+
+    Examples
+    --------
+    >>> import datetime, spillframe as sf
+    >>> df = sf.from_pydict({"d": [datetime.date(2024, 7, 7)]})
+    >>> df.select(sf.functions.day_of_week(df["d"])).to_pydict()
+    {'d': [6]}
+    """
+    return _expr(expr).day_of_week()
 
 
 def date(expr: Expression) -> Expression:
-    """``expr.dt.date()``."""
-    return _expr(expr).dt.date()
+    """``expr.date()``: a timestamp's calendar date.
+
+    Examples
+    --------
+    >>> import datetime, spillframe as sf
+    >>> df = sf.from_pydict({"t": [datetime.datetime(2024, 1, 2, 7, 8)]})
+    >>> df.select(sf.functions.date(df["t"])).to_pydict()
+    {'t': [datetime.date(2024, 1, 2)]}
+    """
+    return _expr(expr).date()
+
+
+def date_trunc(
+    interval: str, expr: Expression, relative_to: Expression | None = None
+) -> Expression:
+    """``expr`` rounded down to a multiple of ``interval`` (``"1 day"``, ``"15 minutes"``);
+    ``expr.date_trunc(interval)``. ``relative_to`` (Daft's custom origin) is not
+    supported here: intervals count from the Unix epoch.
+
+    Examples
+    --------
+    >>> import datetime, spillframe as sf
+    >>> from spillframe.functions import date_trunc
+    >>> df = sf.from_pydict({"t": [datetime.datetime(2021, 1, 1, 0, 1, 59)]})
+    >>> df.select(date_trunc("1 minute", sf.col("t"))).to_pylist()
+    [{'t': datetime.datetime(2021, 1, 1, 0, 1)}]
+    """
+    return _expr(expr).date_trunc(interval, relative_to)
+
+
+# -- conditions ----------------------------------------------------------------------------
+
+
+def when(condition: Expression | bool, then: Any) -> When:
+    """SQL's CASE WHEN, as Daft 0.7: ``then`` where ``condition`` holds; chain
+    ``.when(cond, then=...)`` for further cases (the first that holds wins) and end with
+    ``.otherwise(value)``. Without ``otherwise`` the rest is null; a null condition gives
+    null (it is ``condition.if_else(then, ...)``, nested). A ``str`` ``then`` is text,
+    not a column name.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> from spillframe.functions import when
+    >>> df = sf.from_pydict({"score": [85, 92, 65, None]})
+    >>> df.select(
+    ...     when(df["score"] >= 90, then="A").when(df["score"] >= 80, then="B").otherwise("F")
+    ... ).to_pydict()
+    {'score': ['B', 'A', 'F', None]}
+    """
+    return When.start(condition, then)
 
 
 def sum(expr: Expression) -> AggExpr:  # noqa: A001
@@ -317,29 +591,6 @@ def date_diff(end: Expression, start: Expression) -> Expression:
     {'days': [9]}
     """
     return Function("date_diff", (_expr(end), _expr(start)))
-
-
-def date_trunc(
-    interval: str, expr: Expression, relative_to: Expression | None = None
-) -> Expression:
-    """``expr`` rounded down to a multiple of ``interval`` (``"1 day"``, ``"15 minutes"``);
-    ``expr.dt.truncate(interval)``. ``relative_to`` (Daft's custom origin) is not
-    supported here: intervals count from the Unix epoch.
-
-    Examples
-    --------
-    >>> import datetime, spillframe as sf
-    >>> from spillframe.functions import date_trunc
-    >>> df = sf.from_pydict({"t": [datetime.datetime(2021, 1, 1, 0, 1, 59)]})
-    >>> df.select(date_trunc("1 minute", sf.col("t"))).to_pylist()
-    [{'t': datetime.datetime(2021, 1, 1, 0, 1)}]
-    """
-    if relative_to is not None:
-        raise ValueError(
-            "date_trunc(relative_to=...) is not supported: intervals count from "
-            "1970-01-01; shift the values before and after truncating instead"
-        )
-    return _expr(expr).dt.truncate(interval)
 
 
 def last_day(expr: Expression) -> Expression:

@@ -15,12 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from spillframe.expr.methods import StringMethods, TemporalMethods
+
 if TYPE_CHECKING:
     from spillframe.expr.namespaces import DtNamespace, ListNamespace, StrNamespace
 
 
-class Expression:
-    """Base class of expression nodes; provides the operators and namespaces.
+class Expression(StringMethods, TemporalMethods):
+    """Base class of expression nodes; provides the operators, the ``.str``/``.dt``/
+    ``.list`` namespaces and Daft 0.7's string and date methods
+    (:mod:`spillframe.expr.methods`).
 
     Examples
     --------
@@ -72,6 +76,10 @@ class Expression:
         if not isinstance(dtype, pa.DataType):
             raise TypeError(f"cast needs a pyarrow DataType, got {dtype!r}")
         return Cast(self, dtype)
+
+    def _call(self, fn: str, *args: Expression, **options: Any) -> Expression:
+        """A call of the scalar function ``fn`` on this expression and ``args``."""
+        return Function(fn, (self, *args), tuple(options.items()))
 
     # -- arithmetic and comparison ---------------------------------------------
     def _bin(self, fn: str, other: Any, reflected: bool = False) -> Expression:
@@ -184,7 +192,17 @@ class Expression:
         return (self >= lower) & (self <= upper)
 
     def if_else(self, if_true: Any, if_false: Any) -> Expression:
-        """``if_true`` where this boolean expression holds, else ``if_false``."""
+        """``if_true`` where this boolean expression holds, else ``if_false`` (null
+        where it is null); Daft 0.7 spells it ``functions.when(cond, then=if_true)
+        .otherwise(if_false)``.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"x": [1, 5, None]})
+        >>> df.select((sf.col("x") > 3).if_else("high", "low")).to_pydict()
+        {'x': ['low', 'high', None]}
+        """
         return Function("if_else", (self, _to_expr(if_true), _to_expr(if_false)))
 
     def is_nan(self) -> Expression:

@@ -210,6 +210,17 @@ def _str_length(x: Datum) -> Datum:
     return pc.cast(pc.utf8_length(x), pa.int64())
 
 
+def _length(x: Datum) -> Datum:
+    """Daft 0.7's ``length``: characters of a string, bytes of a binary, list elements."""
+    t = x.type
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return pc.cast(pc.binary_length(x), pa.int64())
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _list_lengths(x)
+    _require(_is_str(t) or pa.types.is_null(t), f"expected a string, binary or list, got {t}")
+    return _str_length(x)
+
+
 # -- dates and times ------------------------------------------------------------------
 
 
@@ -339,7 +350,7 @@ def _is_in(x: Datum, values: tuple[Any, ...]) -> Datum:
 def _if_else(cond: Datum, a: Datum, b: Datum) -> Datum:
     _require(
         pa.types.is_boolean(cond.type) or pa.types.is_null(cond.type),
-        f"if_else needs a boolean condition, got {cond.type}",
+        f"if_else needs a boolean condition, got {cond.type} (when() is made of if_else)",
     )
     return pc.if_else(cond, a, b)
 
@@ -546,6 +557,7 @@ FUNCTIONS: dict[str, Callable[..., Datum]] = {
     "str.upper": _string_fn("utf8_upper"),
     "str.strip": _string_fn("utf8_trim_whitespace"),
     "str.length": _str_length,
+    "length": _length,
     "str.split": _str_split,
     "str.concat": _str_concat,
     "str.replace": _str_replace,

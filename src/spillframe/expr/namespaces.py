@@ -39,8 +39,9 @@ class StrNamespace(_Namespace):
         return self._call("str.contains", pattern=_text(pattern, "contains"))
 
     def match(self, pattern: str) -> Expression:
-        """True where the regular expression ``pattern`` matches anywhere."""
-        return self._call("str.match", pattern=_regex(pattern, "match"))
+        """True where the regular expression ``pattern`` matches anywhere (Daft 0.7:
+        ``regexp``)."""
+        return self._call("str.match", pattern=_regex(pattern, "match/regexp"))
 
     def startswith(self, prefix: str) -> Expression:
         """True where the string starts with ``prefix``."""
@@ -67,8 +68,9 @@ class StrNamespace(_Namespace):
         return self._call("str.length")
 
     def split(self, pattern: str, regex: bool = False) -> Expression:
-        """Split into a list of strings on ``pattern``."""
-        pattern = _regex(pattern, "split") if regex else _text(pattern, "split")
+        """Split into a list of strings on ``pattern`` (Daft 0.7: ``split`` and
+        ``regexp_split``)."""
+        pattern = _regex(pattern, "split/regexp_split") if regex else _text(pattern, "split")
         return self._call("str.split", pattern=pattern, regex=bool(regex))
 
     def concat(self, other: Any) -> Expression:
@@ -76,20 +78,26 @@ class StrNamespace(_Namespace):
         return Function("str.concat", (self._expr, _to_expr(other)))
 
     def replace(self, pattern: str, replacement: str, regex: bool = False) -> Expression:
-        """Replace every occurrence of ``pattern`` by ``replacement``."""
-        pattern = _regex(pattern, "replace") if regex else _text(pattern, "replace")
+        """Replace every occurrence of ``pattern`` by ``replacement`` (Daft 0.7:
+        ``replace`` and ``regexp_replace``)."""
+        name = "replace/regexp_replace" if regex else "replace"
+        pattern = _regex(pattern, name) if regex else _text(pattern, name)
         return self._call(
             "str.replace",
             pattern=pattern,
-            replacement=_text(replacement, "replace"),
+            replacement=_text(replacement, name),
             regex=bool(regex),
         )
 
     def substr(self, start: int, length: int | None = None) -> Expression:
         """``length`` characters from position ``start`` (0-based)."""
-        if not isinstance(start, int) or start < 0:
+        if not isinstance(start, int) or isinstance(start, bool):
+            raise TypeError(f"substr start must be an int >= 0, got {start!r}")
+        if start < 0:
             raise ValueError(f"substr start must be an int >= 0, got {start!r}")
-        if length is not None and (not isinstance(length, int) or length < 0):
+        if length is not None and (not isinstance(length, int) or isinstance(length, bool)):
+            raise TypeError(f"substr length must be an int >= 0 or None, got {length!r}")
+        if length is not None and length < 0:
             raise ValueError(f"substr length must be an int >= 0 or None, got {length!r}")
         return self._call("str.substr", start=start, length=length)
 
@@ -140,8 +148,12 @@ class DtNamespace(_Namespace):
         return self._call("dt.date")
 
     def truncate(self, interval: str) -> Expression:
-        """Round down to a multiple of ``interval`` such as ``"1 day"`` or ``"15 minutes"``."""
-        parse_interval(interval)  # validate now, not mid-query
+        """Round down to a multiple of ``interval`` such as ``"1 day"`` or ``"15 minutes"``
+        (Daft 0.7: ``date_trunc``)."""
+        try:
+            parse_interval(interval)  # validate now, not mid-query
+        except ValueError as exc:
+            raise ValueError(f"truncate/date_trunc: {exc}") from None
         return self._call("dt.truncate", interval=interval)
 
 
@@ -174,6 +186,11 @@ class ListNamespace(_Namespace):
 
 
 def _text(value: Any, method: str) -> str:
+    if isinstance(value, Expression):
+        raise TypeError(
+            f"{method} needs a string argument, got the expression {value!r}; a value per "
+            "row is not supported, pass a Python str"
+        )
     if not isinstance(value, str):
         raise TypeError(f"{method} needs a string argument, got {value!r}")
     return value
