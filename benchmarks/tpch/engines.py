@@ -83,8 +83,12 @@ class SpillframeEngine(Engine):
         return QUERIES[qnum](self._get_table).to_arrow()
 
 
+DAFT_INSTALL = "pip install 'daft>=0.7' --no-deps"  # Daft 0.7.26 pins pyarrow<26
+MIN_DAFT = (0, 7)
+
+
 class DaftEngine(Engine):
-    """Daft's native runner on the same query functions as spillframe."""
+    """Daft's native runner on the same query functions as spillframe (Daft >= 0.7)."""
 
     name = "daft"
 
@@ -93,16 +97,29 @@ class DaftEngine(Engine):
         try:
             import daft
         except ImportError as exc:
-            raise EngineUnavailable("daft is not installed (pip install 'daft<0.7')") from exc
-        if not hasattr(daft.col("x"), "str"):
+            raise EngineUnavailable(f"daft is not installed ({DAFT_INSTALL})") from exc
+        version = getattr(daft, "__version__", "unknown")
+        if release(version) < MIN_DAFT:
             raise EngineUnavailable(
-                f"daft {daft.__version__} dropped the .str/.dt expression namespaces the "
-                "queries use; install daft<0.7"
+                f"daft {version} is installed, the queries need 0.7 or newer: they use Daft "
+                f"0.7's expression methods (col(...).contains, .year()) and "
+                f"daft.functions.when ({DAFT_INSTALL})"
             )
         self._get_table = make_get_table(daft, self.paths)
 
     def execute(self, qnum: int) -> pa.Table:
         return QUERIES[qnum](self._get_table).to_arrow()
+
+
+def release(version: str) -> tuple[int, ...]:
+    """The leading numbers of a version string: ``"0.7.26"`` -> ``(0, 7, 26)``,
+    ``"0.6.14.dev3"`` -> ``(0, 6, 14)``, ``"unknown"`` -> ``()``."""
+    numbers = []
+    for part in version.split("."):
+        if not part.isdigit():
+            break
+        numbers.append(int(part))
+    return tuple(numbers)
 
 
 def engine_class(name: str) -> type[Engine]:
