@@ -47,6 +47,7 @@ __all__ = [
     "from_unixtime",
     "hash",
     "hour",
+    "ilike",
     "interval",
     "is_in",
     "is_inf",
@@ -54,6 +55,7 @@ __all__ = [
     "is_null",
     "last_day",
     "length",
+    "like",
     "list_agg",
     "lower",
     "make_date",
@@ -212,6 +214,33 @@ def regexp(expr: Expression, pattern: str) -> Expression:
     {'s': [False, True, True]}
     """
     return _expr(expr).regexp(pattern)
+
+
+def like(expr: Expression, pattern: str) -> Expression:
+    """True where the whole string matches the SQL LIKE ``pattern`` (``%``, ``_``),
+    case-sensitive; ``expr.like(pattern)``.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"s": ["special requests", "Special Requests"]})
+    >>> df.select(sf.functions.like(df["s"], "%special%requests%")).to_pydict()
+    {'s': [True, False]}
+    """
+    return _expr(expr).like(pattern)
+
+
+def ilike(expr: Expression, pattern: str) -> Expression:
+    """``expr.ilike(pattern)``: :func:`like`, ignoring case.
+
+    Examples
+    --------
+    >>> import spillframe as sf
+    >>> df = sf.from_pydict({"s": ["special requests", "Special Requests"]})
+    >>> df.select(sf.functions.ilike(df["s"], "%special%requests%")).to_pydict()
+    {'s': [True, True]}
+    """
+    return _expr(expr).ilike(pattern)
 
 
 def lower(expr: Expression) -> Expression:

@@ -53,6 +53,24 @@ STRING_CASES = {
         lambda e: F.regexp(e, "^a"),
         _each(lambda w: w.startswith("a")),
     ),
+    "like": (
+        lambda e: e.like("%a_a%"),
+        lambda e: e.str.like("%a_a%"),
+        lambda e: F.like(e, "%a_a%"),
+        _each(lambda w: re.fullmatch(".*a.a.*", w, re.DOTALL) is not None),
+    ),
+    "like-whole-string": (
+        lambda e: e.like("a%"),
+        lambda e: e.str.like("a%"),
+        lambda e: F.like(e, "a%"),
+        _each(lambda w: w.startswith("a")),
+    ),
+    "ilike": (
+        lambda e: e.ilike("a%"),
+        lambda e: e.str.ilike("a%"),
+        lambda e: F.ilike(e, "a%"),
+        _each(lambda w: w.lower().startswith("a")),
+    ),
     "lower": (lambda e: e.lower(), lambda e: e.str.lower(), F.lower, _each(str.lower)),
     "upper": (lambda e: e.upper(), lambda e: e.str.upper(), F.upper, _each(str.upper)),
     "strip": (lambda e: e.strip(), lambda e: e.str.strip(), F.strip, _each(str.strip)),
@@ -117,6 +135,13 @@ def test_string_methods_build_the_str_namespace_plan(case):
     key = structural_key(namespaced(col("s")))
     assert structural_key(method(col("s"))) == key
     assert structural_key(function(col("s"))) == key
+
+
+def test_like_escapes_wildcards_with_a_backslash(sf_runner, make_df, ex):
+    table = ex.run(make_df({"s": ["100%", "100x", "a_b", "axb"]}), col("s").like(r"%\%"))
+    assert ex.column(table, "s") == [True, False, False, False]
+    table = ex.run(make_df({"s": ["100%", "100x", "a_b", "axb"]}), col("s").like(r"a\_b"))
+    assert ex.column(table, "s") == [False, False, True, False]
 
 
 def test_length_counts_characters_bytes_and_list_elements(sf_runner, make_df, ex, nparts):
@@ -184,6 +209,7 @@ def test_date_trunc_method_and_function(sf_runner, make_df, ex):
             r"startswith needs a string argument, got the expression col\(p\); a value per row",
         ),
         (lambda: F.endswith(col("s"), None), TypeError, "endswith needs a string argument"),
+        (lambda: col("s").ilike(["a%"]), TypeError, r"ilike needs a string argument, got \['a%'\]"),
         (lambda: col("s").regexp("(x"), ValueError, "match/regexp: bad regular expression '\\(x'"),
         (
             lambda: col("s").regexp_split("[a-"),

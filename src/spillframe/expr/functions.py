@@ -551,6 +551,7 @@ FUNCTIONS: dict[str, Callable[..., Datum]] = {
     "if_else": _if_else,
     "str.contains": _string_fn("match_substring"),
     "str.match": _str_match,
+    "str.like": _string_fn("match_like"),
     "str.startswith": _string_fn("starts_with"),
     "str.endswith": _string_fn("ends_with"),
     "str.lower": _string_fn("utf8_lower"),

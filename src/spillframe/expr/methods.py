@@ -78,6 +78,31 @@ class StringMethods:
         """
         return self.str.match(pattern)
 
+    def like(self, pattern: builtins.str) -> Expression:
+        """True where the whole string matches the SQL LIKE ``pattern``: ``%`` stands
+        for any characters, ``_`` for one, ``\\`` escapes them; case-sensitive;
+        ``.str.like``.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> df = sf.from_pydict({"s": ["daft", "Daft", "draft"]})
+        >>> df.select(sf.col("s").like("da%"), sf.col("s").like("d_aft").alias("one")).to_pydict()
+        {'s': [True, False, False], 'one': [False, False, True]}
+        """
+        return self.str.like(pattern)
+
+    def ilike(self, pattern: builtins.str) -> Expression:
+        """:meth:`like`, ignoring case; ``.str.ilike``.
+
+        Examples
+        --------
+        >>> import spillframe as sf
+        >>> sf.from_pydict({"s": ["daft", "Daft", "draft"]}).select(sf.col("s").ilike("da%")).to_pydict()
+        {'s': [True, True, False]}
+        """
+        return self.str.ilike(pattern)
+
     def lower(self) -> Expression:
         """Lower-case; ``.str.lower``.
 

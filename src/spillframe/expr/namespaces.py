@@ -43,6 +43,15 @@ class StrNamespace(_Namespace):
         ``regexp``)."""
         return self._call("str.match", pattern=_regex(pattern, "match/regexp"))
 
+    def like(self, pattern: str) -> Expression:
+        """True where the whole string matches the SQL LIKE ``pattern`` (``%``: any
+        characters, ``_``: one character, ``\\`` escapes them), case-sensitive."""
+        return self._call("str.like", pattern=_text(pattern, "like"), ignore_case=False)
+
+    def ilike(self, pattern: str) -> Expression:
+        """:meth:`like`, ignoring case."""
+        return self._call("str.like", pattern=_text(pattern, "ilike"), ignore_case=True)
+
     def startswith(self, prefix: str) -> Expression:
         """True where the string starts with ``prefix``."""
         return self._call("str.startswith", pattern=_text(prefix, "startswith"))
