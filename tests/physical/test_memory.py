@@ -90,3 +90,40 @@ def test_py_runner_sizes_partitions_for_its_budget(limit):
     # Two threads' sorts (three times their partition) fit half the budget.
     assert 2 * SORT_FACTOR * suggested <= limit / 2
     assert suggested <= 128 << 20
+
+
+def test_a_key_join_is_sized_by_its_many_side_times_both_widths():
+    # 20_000 rows joined with 5_000 one-per-key rows: 20_000 rows of both sides'
+    # columns, more than the sum of the two inputs the estimate used to be.
+    many = _frame(20_000, 4)
+    one = sf.from_pydict(
+        {"k": list(range(5_000)), "t": [f"w{i:07d}" for i in range(5_000)]}, num_partitions=2
+    )
+    with configure(partition_bytes=64 << 10, broadcast_join_bytes=0):
+        plan = _plan(many.join(one, on="k"))
+    join = next(s for s in plan.topological_stages() if s.name == "hash-join")
+    sides = [plan.stages[i] for i in sorted({r.stage_id for r in join.tasks[0].refs()})]
+    assert join.estimated_rows == 20_000
+    left, right = sorted(sides, key=lambda s: -(s.estimated_rows or 0))
+    widths = (
+        left.estimated_bytes / left.estimated_rows + right.estimated_bytes / right.estimated_rows
+    )
+    assert join.estimated_bytes == pytest.approx(20_000 * widths, rel=0.01)
+    assert join.estimated_bytes > left.estimated_bytes + right.estimated_bytes
+    # The join's partitions are sized by that output, not by its inputs.
+    assert join.num_partitions >= -(-join.estimated_bytes // (64 << 10)) // 2
+
+
+def test_top_k_and_limit_reserve_for_their_rows_not_their_input():
+    big = _frame(20_000, 4)
+    with configure(partition_bytes=64 << 10):
+        top = _plan(big.sort("s", desc=True).limit(10))
+        agg_top = _plan(big.groupby("k").agg(col("s").max()).sort("s").limit(5))
+        head = _plan(big.where(col("k") > 3).limit(7))
+    # (a limit the consumer streams stops reading after k rows: the stage is the
+    # partitions' local limits, k rows each)
+    for plan, k in ((top, 10), (agg_top, 5), (head, 7 * 4)):
+        out = plan.output
+        assert out.estimated_rows == k
+        assert out.estimated_bytes <= k * 100, out.estimated_bytes  # k rows of ~70 bytes
+        assert out.tasks[0].reservation().memory_bytes < 1 << 20

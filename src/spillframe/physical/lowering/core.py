@@ -43,6 +43,23 @@ class Part:
         return Part(self.source, (*self.steps, step), self.scan_bytes)
 
 
+#: Assumed bytes per value of a variable-width column (strings, lists) where a row's
+#: width is guessed from its schema alone.
+VARIABLE_WIDTH_BYTES = 64
+
+
+def row_bytes(schema: pa.Schema) -> int:
+    """A row's bytes guessed from ``schema``: fixed-width types exactly (with their
+    validity bit), variable-width ones at :data:`VARIABLE_WIDTH_BYTES`."""
+    total = 0
+    for schema_field in schema:
+        try:
+            total += -(-(schema_field.type.bit_width + 1) // 8)
+        except ValueError:  # not fixed width
+            total += VARIABLE_WIDTH_BYTES
+    return max(1, total)
+
+
 @dataclass(frozen=True)
 class Pending:
     """The partitions of an operator's output before they are materialized."""
@@ -72,6 +89,19 @@ class Pending:
     @property
     def num_partitions(self) -> int:
         return len(self.parts)
+
+    def at_most(self, rows: int) -> Pending:
+        """This output when a limit or top-k keeps at most ``rows`` of its rows: the
+        byte estimate shrinks in proportion (by the estimated row width), so the task
+        that reads it reserves memory for ``rows`` rows rather than for the input."""
+        if self.estimated_rows is not None and self.estimated_rows <= rows:
+            return self
+        nbytes = self.estimated_bytes
+        if nbytes is not None and self.estimated_rows:
+            nbytes = min(nbytes, -(-nbytes * rows // self.estimated_rows))
+        elif nbytes is not None:  # rows unknown (after an aggregation): the schema's width
+            nbytes = min(nbytes, rows * row_bytes(self.schema))
+        return dataclasses.replace(self, estimated_rows=rows, estimated_bytes=nbytes)
 
     def then(
         self, step: Step, word: str, schema: pa.Schema | None = None, **changes: Any

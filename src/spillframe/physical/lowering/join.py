@@ -25,11 +25,12 @@ def lower_join(low: Lowering, node: L.Join) -> Pending:
     side = broadcast_side(low, node, left, right)
     if side is not None:
         return broadcast_join(low, left, right, spec, side)
+    # Partitions sized by the output (never smaller than both inputs): a join task
+    # holds its inputs and builds an output larger than them when one side's rows
+    # repeat, and that output is what the next stage reads.
+    estimate, share, rows = _join_estimate(node.how, left, right)
     n = max(
-        low.exchange_partitions(
-            _add(left.estimated_bytes, right.estimated_bytes),
-            max(left.num_partitions, right.num_partitions),
-        ),
+        low.exchange_partitions(estimate, max(left.num_partitions, right.num_partitions)),
         1,
     )
     if not (left.num_partitions == 1 and right.num_partitions == 1 and n == 1):
@@ -45,8 +46,7 @@ def lower_join(low: Lowering, node: L.Join) -> Pending:
         )
         for lp, rp in zip(left.parts, right.parts)
     ]
-    estimate, share = _join_estimate(node.how, left, right)
-    stage = low.builder.add("hash-join", tasks, estimate)
+    stage = low.builder.add("hash-join", tasks, estimate, rows)
     keeps_left = node.how in ("inner", "left", "semi", "anti")
     return _stage_output(
         stage.id,
@@ -55,6 +55,7 @@ def lower_join(low: Lowering, node: L.Join) -> Pending:
         estimate,
         left.partitioning if keeps_left else None,
         share,
+        rows,
     )
 
 
@@ -157,29 +158,53 @@ def broadcast_join(
                 factor=JOIN_FACTOR,
             )
         )
-    estimate, share = _join_estimate(spec.how, left, right)
-    stage = low.builder.add("broadcast-join", tasks, estimate)
+    estimate, share, rows = _join_estimate(spec.how, left, right)
+    stage = low.builder.add("broadcast-join", tasks, estimate, rows)
     keeps_left = side == "right" and spec.how in ("inner", "left", "semi", "anti")
-    return _stage_output(
-        stage.id, len(tasks), spec.schema, estimate, big.partitioning if keeps_left else None, share
-    )
+    partitioning = big.partitioning if keeps_left else None
+    return _stage_output(stage.id, len(tasks), spec.schema, estimate, partitioning, share, rows)
 
 
-def _join_estimate(how: str, left: Pending, right: Pending) -> tuple[int | None, float]:
-    """A join's output size (upper bound) and expected share of it after filters.
+def _join_estimate(how: str, left: Pending, right: Pending) -> tuple[int | None, float, int | None]:
+    """A join's output size, the expected share of it after filters and its rows.
 
     semi/anti keep some left rows: at most the left side; a semi join keeps as few as
-    the filters on its right side leave keys to match (their selectivity). Other joins:
-    the sum of both sides, with their expected shares combined.
+    the filters on its right side leave keys to match (their selectivity). Other joins
+    are sized as key/foreign-key joins, the common case: every row of the larger side
+    meets at most one row of the other, so the output has the larger side's rows, each
+    as wide as a row of both sides (an outer join adds the other side's unmatched
+    rows). That is at least the sum of both sides, and for lineitem joined with
+    orders it is 1.48 GiB against 1.43 GiB measured, where the sum of the sides said
+    0.96 GiB: partitions after the join, and the buckets feeding it on Dask, were
+    sized half as many as they needed. Without row counts: the sum of both sides.
     """
     if how in ("semi", "anti"):
         share = left.selectivity * (right.selectivity if how == "semi" else 1.0)
-        return left.estimated_bytes, share
+        return left.estimated_bytes, share, left.estimated_rows
     total = _add(left.estimated_bytes, right.estimated_bytes)
     if total is None:
-        return None, min(left.selectivity, right.selectivity)
+        return None, min(left.selectivity, right.selectivity), None
     expected = (left.expected_bytes or 0) + (right.expected_bytes or 0)
-    return total, expected / total if total else 1.0
+    share = expected / total if total else 1.0
+    rows = _join_rows(how, left.estimated_rows, right.estimated_rows)
+    if rows is None or not left.estimated_rows or not right.estimated_rows:
+        return total, share, rows
+    assert left.estimated_bytes is not None and right.estimated_bytes is not None
+    row_width = (
+        left.estimated_bytes / left.estimated_rows + right.estimated_bytes / right.estimated_rows
+    )
+    return max(total, int(rows * row_width)), share, rows
+
+
+def _join_rows(how: str, left: int | None, right: int | None) -> int | None:
+    """Output rows of a key/foreign-key join (see :func:`_join_estimate`)."""
+    if left is None or right is None:
+        return None
+    if how == "cross":
+        return left * right
+    if how == "outer":
+        return left + right
+    return max(left, right)
 
 
 def _stage_output(
@@ -189,11 +214,13 @@ def _stage_output(
     estimate: int | None,
     partitioning: tuple[str, ...] | None = None,
     selectivity: float = 1.0,
+    rows: int | None = None,
 ) -> Pending:
     return Pending(
         tuple(Part(TaskRef(stage_id, i)) for i in range(n)),
         schema,
         estimate,
+        estimated_rows=rows,
         partitioning=partitioning,
         selectivity=selectivity,
     )

@@ -97,13 +97,14 @@ def lower_sample(low: Lowering, node: L.Sample) -> Pending:
 @lowers(L.Limit)
 def lower_limit(low: Lowering, node: L.Limit) -> Pending:
     """A limit inside a plan: local limits, then one task keeps the first ``n`` rows."""
-    child = low.visit(node.child).then(LimitStep(node.n), "limit")
+    child = low.visit(node.child)
+    child = child.then(LimitStep(node.n), "limit").at_most(node.n * child.num_partitions)
     if node is low.streaming_limit:
         return child
     child = low.computed(child)
     merged = Part([p.source for p in child.parts], (LimitStep(node.n),))
-    return dataclasses.replace(
-        child, parts=(merged,), words=("limit",), estimated_rows=node.n, partitioning=None
+    return dataclasses.replace(child, parts=(merged,), words=("limit",), partitioning=None).at_most(
+        node.n
     )
 
 

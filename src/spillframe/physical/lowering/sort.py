@@ -33,7 +33,7 @@ def lower_top_k(low: Lowering, node: L.TopK) -> Pending:
     child = low.visit(node.child)
     child, names, drop = with_temp_columns(child, node.keys, "sort")
     step = TopKStep(tuple(names), node.descending, node.nulls_first, node.k)
-    local = child.then(step, "top-k")
+    local = child.then(step, "top-k").at_most(node.k * child.num_partitions)
     if local.num_partitions > 1:
         local = low.computed(local)
         local = dataclasses.replace(
@@ -41,5 +41,5 @@ def lower_top_k(low: Lowering, node: L.TopK) -> Pending:
             parts=(Part([p.source for p in local.parts], (step,)),),
             words=("top-k",),
             partitioning=None,
-        )
+        ).at_most(node.k)
     return local.then(drop, "project") if drop is not None else local
