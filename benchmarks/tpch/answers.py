@@ -37,6 +37,9 @@ def duckdb_connection(paths: Mapping[str, str], threads: int | None = None) -> A
     import duckdb
 
     con = duckdb.connect(":memory:")
+    # Its progress bar redraws on stderr every few ms of a long query (SF10), burying
+    # the benchmark's own progress lines.
+    con.execute("set enable_progress_bar = false")
     if threads is not None:
         con.execute(f"set threads = {int(threads)}")
     for name, path in paths.items():
