@@ -49,6 +49,7 @@ from spillframe.kernels.aggregations import (
     row_index,
     zero_without_sign,
 )
+from spillframe.kernels.runs import aggregate_runs
 from spillframe.types import VIEW_TO_LARGE
 
 __all__ = [
@@ -91,6 +92,12 @@ def _run_steps(
 
     Returns the output key columns, the finished step columns and the group count.
     """
+    if len(keys) == 1:  # keys in order: one run of rows per group, no hash table
+        found = aggregate_runs(table.column(keys[0]), steps)
+        if found is not None:
+            key_column, columns = found
+            finished = [s.finish(pa.chunked_array([c])) for s, c in zip(steps, columns)]
+            return pa.table({keys[0]: key_column}), finished, len(key_column)
     work, group_keys = _prepare_keys(table, keys)
     for step in steps:
         work = work.append_column(step.name, step.values)
@@ -156,7 +163,8 @@ def aggregate(table: pa.Table, keys: list[str], specs: list[AggSpec]) -> pa.Tabl
     -------
     pa.Table
         Key columns (their input types), then one column per spec typed
-        :func:`agg_output_type`. Groups in first-appearance order.
+        :func:`agg_output_type`. Groups in no set order (in key order when the keys
+        arrive in order, see :mod:`spillframe.kernels.runs`).
 
     Examples
     --------
