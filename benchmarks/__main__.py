@@ -6,6 +6,11 @@ comparison (``benchmarks.out_of_core``), each writing its markdown and JSON unde
 
     python -m benchmarks --scale 1 --runners py,dask \\
         --peers duckdb,polars,daft,dask-dataframe --runs 3
+    python -m benchmarks --scale 10 --peers duckdb,polars,daft --runs 1 --skip-out-of-core
+
+At scale 10 the Dask workers get 6 GiB each (less than the data) unless
+``--dask-memory-limit`` says otherwise, and the report adds each engine's growth
+from ``tpch_sf1.json`` (run scale 1 first).
 
 ``--skip-tpch`` or ``--skip-out-of-core`` run only one of them.
 """
@@ -32,6 +37,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--peers", default="duckdb,polars,daft,dask-dataframe", help="peer engines (TPC-H)"
     )
     parser.add_argument("--runs", default="3", help="timed runs per TPC-H query")
+    parser.add_argument(
+        "--queries", default=",".join(str(q) for q in range(1, 23)), help="TPC-H queries"
+    )
+    parser.add_argument("--dask-memory-limit", default=None, help="memory per Dask worker (TPC-H)")
     parser.add_argument("--skip-tpch", action="store_true")
     parser.add_argument("--skip-out-of-core", action="store_true")
     args = parser.parse_args(argv)
@@ -46,6 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.peers,
                 "--runs",
                 args.runs,
+                "--queries",
+                args.queries,
+                *(
+                    ["--dask-memory-limit", args.dask_memory_limit]
+                    if args.dask_memory_limit
+                    else []
+                ),
             ]
         )
     if not args.skip_out_of_core:

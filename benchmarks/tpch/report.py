@@ -118,16 +118,34 @@ def _pair_ratio(results: Results, engine: str, peer: str) -> tuple[float, int] |
     return means[engine] / means[peer], len(both)
 
 
-def targets(results: Results, engines: Sequence[str]) -> list[str]:
-    """Where spillframe stands against the targets of issue 6."""
+#: Targets by scale: (numerator engine, denominator engine, most the ratio may be).
+#: Issue 6 set the SF1 ones against DuckDB and Daft; issue 14 the Dask runner's and
+#: those at SF10.
+TARGETS = {
+    "small": (
+        ("spillframe-py", "daft", 1.0),
+        ("spillframe-py", "duckdb", 2.0),
+        ("spillframe-dask", "spillframe-py", 1.25),
+    ),
+    "large": (
+        ("spillframe-py", "daft", 1.0),
+        ("spillframe-py", "duckdb", 1.5),
+        ("spillframe-dask", "spillframe-py", 1.1),
+    ),
+}
+LARGE_SCALE = 10.0
+
+
+def targets(results: Results, engines: Sequence[str], scale: float = 1.0) -> list[str]:
+    """Where spillframe stands against the targets of issues 6 and 14."""
     lines = []
-    for peer, limit in (("daft", 1.0), ("duckdb", 2.0)):
-        if "spillframe-py" in engines and peer in engines:
-            pair = _pair_ratio(results, "spillframe-py", peer)
+    for engine, other, limit in TARGETS["large" if scale >= LARGE_SCALE else "small"]:
+        if engine in engines and other in engines:
+            pair = _pair_ratio(results, engine, other)
             if pair:
                 verdict = "met" if pair[0] <= limit else "NOT met"
                 lines.append(
-                    f"- PyRunner geomean / {peer} geomean = {pair[0]:.2f} over {pair[1]} "
+                    f"- {engine} geomean / {other} geomean = {pair[0]:.2f} over {pair[1]} "
                     f"queries (target <= {limit:g}: {verdict})"
                 )
     if "spillframe-dask" in engines and "dask-dataframe" in engines:
@@ -150,6 +168,49 @@ def targets(results: Results, engines: Sequence[str]) -> list[str]:
     return lines
 
 
+def load_results(path: Path) -> tuple[dict[str, Any], Results]:
+    """The metadata and results of a run's JSON record (see :func:`write_reports`)."""
+    record = json.loads(Path(path).read_text())
+    return record["meta"], {int(q): row for q, row in record["results"].items()}
+
+
+def growth_table(results: Results, baseline: Results, engines: Sequence[str]) -> str:
+    """Per query and engine: seconds at this scale / seconds at the baseline's, and the
+    ratio of the geomeans over the queries both runs answered."""
+    rows = []
+    for q, row in results.items():
+        cells = []
+        for e in engines:
+            now, before = row.get(e), baseline.get(q, {}).get(e)
+            if now is not None and before is not None and _ok(now) and _ok(before):
+                cells.append(f"{now['seconds'] / before['seconds']:.1f}x")
+            else:
+                cells.append("-")
+        rows.append([f"Q{q}", *cells])
+    means = []
+    for e in engines:
+        both = [q for q in results if _ok(results[q].get(e)) and _ok(baseline.get(q, {}).get(e))]
+        if both:
+            now = geometric_mean([results[q][e]["seconds"] for q in both])
+            before = geometric_mean([baseline[q][e]["seconds"] for q in both])
+            means.append(f"{now / before:.1f}x ({len(both)})")
+        else:
+            means.append("-")
+    rows.append(["geomean (queries)", *means])
+    return markdown_table(["query", *engines], rows)
+
+
+def _options_note(meta: Mapping[str, Any]) -> list[str]:
+    options = {r: o for r, o in (meta.get("runner_options") or {}).items() if o}
+    if not options:
+        return []
+    text = "; ".join(
+        f"{runner}: " + ", ".join(f"{k}={v}" for k, v in opts.items())
+        for runner, opts in options.items()
+    )
+    return [f"Runner options: {text}.", ""]
+
+
 def _load_note(meta: Mapping[str, Any]) -> str:
     start, end = meta.get("load_average_start"), meta.get("load_average_end")
     text = f"Load average (1, 5, 15 min) at start: {start}"
@@ -159,8 +220,14 @@ def _load_note(meta: Mapping[str, Any]) -> str:
     return text + f" on {cpus} CPUs; other work on the machine inflates every engine's times."
 
 
-def render_markdown(meta: Mapping[str, Any], results: Results, engines: Sequence[str]) -> str:
-    """The full markdown report."""
+def render_markdown(
+    meta: Mapping[str, Any],
+    results: Results,
+    engines: Sequence[str],
+    baseline: tuple[Mapping[str, Any], Results] | None = None,
+) -> str:
+    """The full markdown report; ``baseline`` (another scale's metadata and results)
+    adds the table of how each engine's time grew from that scale."""
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
     machine = meta["machine"]
     parts = [
@@ -171,6 +238,7 @@ def render_markdown(meta: Mapping[str, Any], results: Results, engines: Sequence
         "",
         _load_note(meta),
         "",
+        *_options_note(meta),
         f"Median of {meta['runs']} runs after a warm-up, engines run alternately, each in "
         "its own process tree. Seconds (ratio to the fastest peer); `wrong` marks an "
         "answer that differs from DuckDB's.",
@@ -181,7 +249,19 @@ def render_markdown(meta: Mapping[str, Any], results: Results, engines: Sequence
         "",
         memory_table(results, engines),
     ]
-    if target_lines := targets(results, engines):
+    if baseline is not None:
+        base_meta, base_results = baseline
+        parts += [
+            "",
+            f"## Growth: seconds at scale {meta['scale']:g} / seconds at scale "
+            f"{base_meta['scale']:g}",
+            "",
+            f"The scale {base_meta['scale']:g} times are those of its own report "
+            f"(measured {base_meta['date']}); 10x the data at 10x the time is linear.",
+            "",
+            growth_table(results, base_results, engines),
+        ]
+    if target_lines := targets(results, engines, meta["scale"]):
         parts += ["", "## Targets", "", *target_lines]
     if failure_lines := failures(results, engines):
         parts += ["", "## Failures and skips", "", *failure_lines]
@@ -195,7 +275,11 @@ def write_reports(
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"tpch_sf{meta['scale']:g}"
     md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
-    md_path.write_text(render_markdown(meta, results, engines))
+    baseline_path = out_dir / "tpch_sf1.json"
+    baseline = None
+    if meta["scale"] != 1 and baseline_path.exists():
+        baseline = load_results(baseline_path)
+    md_path.write_text(render_markdown(meta, results, engines, baseline))
     record = {
         "meta": {**meta, "machine": machine_summary() | dict(meta["machine"])},
         "engines": list(engines),
