@@ -43,13 +43,26 @@ _STRING_PRIME = 0x100000001B3  # odd, hence invertible modulo 2**64
 _STRING_BLOCK_BYTES = 1 << 20
 
 
+_FMIX_MULTIPLIERS = (_U64(0xFF51AFD7ED558CCD), _U64(0xC4CEB9FE1A85EC53))
+
+
 def _fmix64(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finalizer (a bijection that mixes every input bit)."""
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> _U64(33))
+    """MurmurHash3's 64-bit finalizer (a bijection that mixes every input bit).
+
+    Mixes ``h`` in place (every caller passes an array of its own) with one scratch
+    array: the textbook five expressions allocate a fresh array each, and on SF10's
+    exchanges those allocations' page faults cost as much as the arithmetic."""
+    if h.dtype != _U64:
+        h = h.astype(_U64)
+    scratch = np.empty_like(h)
+    with np.errstate(over="ignore"):
+        for multiplier in _FMIX_MULTIPLIERS:
+            np.right_shift(h, _U64(33), out=scratch)
+            np.bitwise_xor(h, scratch, out=h)
+            np.multiply(h, multiplier, out=h)
+        np.right_shift(h, _U64(33), out=scratch)
+        np.bitwise_xor(h, scratch, out=h)
+    return h
 
 
 def _row_blocks(offsets: np.ndarray, block_bytes: int) -> list[tuple[int, int]]:
