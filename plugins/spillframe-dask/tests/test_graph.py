@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dask
 import sfdask_kernels as k
 from dask.utils import key_split
-from spillframe_dask.graph import build_graph, new_token
+from spillframe_dask.graph import build_graph, fusable, new_token
 from spillframe_dask.resources import WorkerCapacity, annotator
 
 from spillframe.physical.plan import (
@@ -25,14 +26,91 @@ def test_keys_carry_operator_words_and_per_query_token():
     plan = k.shuffle_plan(parts=2, buckets=2)
     graph = build_graph(plan, no_resources, token="abc123")
     keys = list(graph.graph.to_dict())
+    # Each scan is read by its split alone: the split's Dask task runs it too.
     assert {key_split(key) for key in keys} == {
-        "scan-range",
-        "hash-split",
-        "hash-split-bucket",
+        "scan-range-hash-split",
+        "scan-range-hash-split-bucket",
         "concat-buckets",
     }
     assert all("abc123" in key[0] for key in keys)
     assert graph.output_keys == [("concat-buckets-abc123-2", 0), ("concat-buckets-abc123-2", 1)]
+
+
+def test_a_task_read_by_one_task_alone_runs_inside_it():
+    plan = k.shuffle_plan(parts=3, buckets=2)
+    graph = build_graph(plan, no_resources, token="f0")
+    splits = [key for key in graph.graph.to_dict() if key_split(key) == "scan-range-hash-split"]
+    assert sorted(splits) == [("scan-range-hash-split-f0-1", i) for i in range(3)]
+    assert fusable(plan, plan.reachable()) == {(0, 0), (0, 1), (0, 2)}
+    info = graph.tasks[("scan-range-hash-split-f0-1", 2)]
+    assert info.describe() == (
+        "operator 'hash-split' (stage 1, partition 2, run with its input 'scan-range' of stage 0)"
+    )
+    # The fused task computes the same buckets as the two tasks did.
+    expected = k.split_by_y(k.make_range(*plan.stages[0].tasks[2].args), 2)
+    assert [t.equals(e) for t, e in zip(dask.get(graph.graph, splits[2]), expected)] == [1, 1]
+
+
+def test_tasks_with_several_readers_or_inputs_are_not_fused():
+    b = StageBuilder()
+    left = b.add("scan-range", [Task(k.make_range, (0, 5), "scan-range")])
+    right = b.add("scan-range", [Task(k.make_range, (5, 9), "scan-range")])
+    both = b.add("concat", [Task(k.concat, (TaskRef(left.id, 0), TaskRef(right.id, 0)), "concat")])
+    twice = b.add("concat", [Task(k.concat, (TaskRef(both.id, 0), TaskRef(both.id, 0)), "concat")])
+    plan = PhysicalPlan(b.stages, twice.id)
+    assert fusable(plan, plan.reachable()) == set()
+    assert len(build_graph(plan, no_resources).graph.to_dict()) == 4
+
+
+def test_a_fused_task_declares_and_reserves_the_larger_request():
+    capacity = WorkerCapacity("tcp://w", 2, 0, 2**30, frozenset({"CPU", "GPU", "MEMORY"}))
+    b = StageBuilder()
+    udf = ResourceRequest(num_cpus=2, memory_bytes=2**20)
+    scan = b.add(
+        "udf-score", [Task(k.make_range, (0, 10), "udf-score", resources=udf, label="score")]
+    )
+    out = b.add(
+        "filter",
+        [Task(k.concat, (TaskRef(scan.id, 0),), "filter", memory=WorkingMemory(0, 3 << 20, 1.0))],
+    )
+    graph = build_graph(PhysicalPlan(b.stages, out.id), annotator([capacity]))
+    (layer,) = graph.graph.layers.values()
+    assert layer.annotations["resources"] == {"CPU": 2.0, "MEMORY": 3 << 20}
+
+
+def test_partitions_prefer_a_worker_thread_each():
+    plan = k.shuffle_plan(parts=4, buckets=4)
+    workers = [("tcp://b:2", 1), ("tcp://a:1", 1)]
+    graph = build_graph(plan, no_resources, token="w0", workers=workers)
+    placed = {key: workers_of(layer, key) for layer in graph.graph.layers.values() for key in layer}
+    # Output partition j reads buckets from every split: it prefers thread j mod 2.
+    assert [placed[key] for key in graph.output_keys] == [["tcp://a:1"], ["tcp://b:2"]] * 2
+    # Tasks that read nothing stay distributed's root tasks (queued, unrestricted).
+    assert all(placed[key] is None for key in placed if key_split(key) == "scan-range-hash-split")
+    # Bucket selection may run on any worker: never taken for a root task.
+    buckets = [key for key in placed if key_split(key).endswith("-bucket")]
+    assert len(buckets) == 16
+    assert all(placed[key] == ["tcp://a:1", "tcp://b:2"] for key in buckets)
+
+
+def test_large_stages_and_single_worker_clusters_are_left_to_distributed():
+    plan = k.shuffle_plan(parts=4, buckets=8)
+    two = build_graph(plan, no_resources, workers=[("tcp://a:1", 1), ("tcp://b:2", 1)])
+    # 8 output partitions on 2 threads: distributed queues them when they share inputs.
+    assert all(workers_of(two.graph.layers[key[0]], key) is None for key in two.output_keys)
+    one = build_graph(k.shuffle_plan(parts=4, buckets=2), no_resources, workers=[("tcp://a:1", 2)])
+    assert all(workers_of(one.graph.layers[key[0]], key) is None for key in one.output_keys)
+
+
+def workers_of(layer, key):
+    """The worker restriction a layer's annotations give ``key`` (None: none); a
+    restricted task must be loosely restricted."""
+    workers = (layer.annotations or {}).get("workers")
+    if callable(workers):
+        workers = workers(key)
+    if workers is not None:
+        assert layer.annotations["allow_other_workers"] is True
+    return workers
 
 
 def test_bucket_tasks_only_for_read_outputs():
@@ -43,8 +121,8 @@ def test_bucket_tasks_only_for_read_outputs():
     )
     out = b.add("take-bucket", [Task(k.concat, (TaskRef(split.id, 0, output=2),), "take-bucket")])
     graph = build_graph(PhysicalPlan(b.stages, out.id), no_resources, token="t0")
-    buckets = [key for key in graph.graph.to_dict() if key_split(key) == "hash-split-bucket"]
-    assert buckets == [("hash-split-bucket-t0-1", 0, 2)]
+    buckets = [key for key in graph.graph.to_dict() if key_split(key).endswith("split-bucket")]
+    assert buckets == [("scan-range-hash-split-bucket-t0-1", 0, 2)]
     assert (
         graph.tasks[buckets[0]].describe()
         == "operator 'hash-split' (stage 1, partition 0, bucket 2)"
@@ -89,10 +167,10 @@ def test_tasks_are_prioritised_by_the_first_output_partition_that_needs_them():
     for key, value in priority.items():
         by_prefix.setdefault(key_split(key), set()).add(value)
     # Every split feeds output 0; the outputs themselves run in order.
-    assert by_prefix["scan-range"] == by_prefix["hash-split"] == {0}
+    assert by_prefix["scan-range-hash-split"] == {0}
     assert by_prefix["concat-buckets"] == {0, -1, -2}
     # Bucket selection runs as soon as its split does, freeing the bucket list.
-    assert by_prefix["hash-split-bucket"] == {1}
+    assert by_prefix["scan-range-hash-split-bucket"] == {1}
 
 
 def test_default_requests_are_not_annotated_on_one_thread_workers():

@@ -122,7 +122,10 @@ def test_retries_exhausted_names_operator_partition_and_remedies(small_runner):
     with pytest.raises(RunnerError) as info:
         list(small_runner.run(plan))
     message = str(info.value)
-    assert "operator 'explode-udf' (stage 1, partition 0) kept killing workers" in message
+    assert (
+        "operator 'explode-udf' (stage 1, partition 0, run with its input 'scan-range' of "
+        "stage 0) kept killing workers" in message
+    )
     assert "1 worker(s) of 1.00 GiB each died" in message
     for remedy in ("more memory", "into_partitions", "memory_bytes"):
         assert remedy in message

@@ -10,19 +10,39 @@ are ``dask.task_spec`` objects, so literal tuples in kernel arguments are never
 mistaken for tasks or keys. One graph layer per (stage, resource annotation)
 carries the ``resources`` annotation of the tasks that asked for some.
 
+A task whose only input is the output of one other task, read by it alone (a
+split after the join that feeds it, a projection after a join), runs inside that
+reader's Dask task: one task instead of two, with no scheduler round trip and no
+stored output in between. The fused task's key joins both operator words
+(``broadcast-join-hash-split``); each plan task still reports its own stage's
+progress and stats, and reserves the larger of the two reservations.
+
 Final partitions stream back in order, so each task gets the user priority
 ``-i`` of the first output partition ``i`` that needs it: partition 0's work
 runs first, and a consumer that stops early (``show``, ``limit``) leaves the
 later partitions' work unstarted. Tasks every partition needs (the splits of
 an exchange) share priority 0 and keep Dask's own memory-aware order; bucket
 selection outranks everything.
+
+Distributed places a task on a worker that holds its inputs, so the partitions of a
+broadcast join, whose only input is the small side, would all run where that side
+was computed while the other workers idle. A task that reads other tasks' outputs,
+in a stage of at most twice as many tasks as the cluster has threads, therefore
+prefers worker thread ``i mod threads`` for its partition ``i`` (a loose
+restriction: another worker takes it when that one is gone, or steals it when it
+is busier), which also keeps a partition's successive tasks on one worker. Tasks
+that read nothing, and larger stages, are left to distributed, which queues them
+as root tasks: restricting them would hand them all to the workers at once.
+Bucket selections may run on any worker (a loose restriction to all of them):
+without it distributed takes a large group of buckets of few splits for root
+tasks and runs them wherever a thread is free, moving each whole bucket list.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +56,7 @@ from spillframe.resources import ResourceRequest
 from spillframe_dask.partitions import execute_kernel, select_bucket
 
 Key = tuple[Any, ...]
+PlanKey = tuple[int, int]
 BUCKET_PRIORITY = 1  # output partitions get 0, -1, -2...; bucket selection outranks them
 # Maps a task's declared request and its reservation to Dask worker resources (None:
 # no restriction); see spillframe_dask.resources.annotator.
@@ -51,15 +72,20 @@ class TaskInfo:
     stage_id: int
     partition: int
     bucket: int | None = None
+    #: Plan tasks that run inside this one (their only reader), first to run first.
+    fused: tuple[TaskInfo, ...] = ()
 
     def describe(self) -> str:
-        """``operator 'hash-join' (stage 4, partition 7)``."""
+        """``operator 'hash-join' (stage 4, partition 7)``; a task that also ran its
+        input adds ``, run with its input 'broadcast-join' of stage 3``."""
         what = f"operator {self.name!r}"
         if self.label and self.label != self.name:
             what += f" ({self.label})"
         where = f"stage {self.stage_id}, partition {self.partition}"
         if self.bucket is not None:
             where += f", bucket {self.bucket}"
+        for info in self.fused:
+            where += f", run with its input {info.name!r} of stage {info.stage_id}"
         return f"{what} ({where})"
 
 
@@ -86,7 +112,40 @@ def bucket_key(name: str, token: str, stage_id: int, index: int, bucket: int) ->
     return (f"{name}-bucket-{token}-{stage_id}", index, bucket)
 
 
-def build_graph(plan: PhysicalPlan, annotate: Annotator, token: str | None = None) -> DaskGraph:
+def fusable(plan: PhysicalPlan, needed: Sequence[PlanKey]) -> set[PlanKey]:
+    """The needed tasks that run inside their reader's Dask task: single-output tasks
+    read by exactly one argument of one task whose only input they are.
+
+    Reading one input, the reader could not have started any sooner, so running both
+    in one Dask task loses no parallelism; the output stage's tasks are never fused
+    (each is a result the client gathers).
+    """
+    readers: dict[PlanKey, list[PlanKey]] = {}
+    for key in needed:
+        for ref in plan.task(key).refs():
+            readers.setdefault(ref.key, []).append(key)
+    fused = set()
+    for key, by in readers.items():
+        if len(by) != 1 or key[0] == plan.output_stage or plan.task(key).num_outputs != 1:
+            continue
+        reader = plan.task(by[0])
+        if all(ref.key == key and ref.output is None for ref in reader.refs()):
+            fused.add(key)
+    return fused
+
+
+def worker_slots(workers: Sequence[tuple[str, float]]) -> list[str]:
+    """One entry per worker thread, ``[(address, threads), ...]`` -> addresses, sorted so
+    that every query maps partition ``i`` to the same worker."""
+    return [address for address, threads in sorted(workers) for _ in range(max(1, int(threads)))]
+
+
+def build_graph(
+    plan: PhysicalPlan,
+    annotate: Annotator,
+    token: str | None = None,
+    workers: Sequence[tuple[str, float]] = (),
+) -> DaskGraph:
     """Translate the tasks needed for ``plan``'s output into one Dask graph.
 
     Parameters
@@ -97,93 +156,169 @@ def build_graph(plan: PhysicalPlan, annotate: Annotator, token: str | None = Non
         ``ResourceRequest -> dict | None``: the Dask ``resources`` annotation.
     token : str, optional
         The per-query token in every key; a fresh one by default.
+    workers : sequence of (address, threads), optional
+        The cluster's workers: partition ``i`` of a small stage that reads other
+        tasks prefers thread ``i mod threads`` of them (see the module docstring).
+        With fewer than two workers distributed places every task itself.
     """
-    token = token or new_token()
-    needed = plan.reachable()
-    # -i for the first output partition i that needs the task (partition 0 runs first).
-    priority = {key: -index for key, index in plan.first_output().items()}
-    infos: dict[Key, TaskInfo] = {}
-    layers: dict[str, dict[Key, DaskTask]] = {}
-    annotations: dict[str, dict[str, Any]] = {}
-    priorities: dict[str, dict[Key, int]] = {}
-    deps: dict[str, set[str]] = {}
-    key_layer: dict[Key, str] = {}
+    return _GraphBuilder(plan, annotate, token or new_token(), workers).build()
 
-    def ref_key(ref: TaskRef) -> Key:
-        stage = plan.stages[ref.stage_id]
-        task = stage.tasks[ref.index]
+
+class _GraphBuilder:
+    """The state of one translation (see :func:`build_graph`)."""
+
+    def __init__(
+        self,
+        plan: PhysicalPlan,
+        annotate: Annotator,
+        token: str,
+        workers: Sequence[tuple[str, float]],
+    ) -> None:
+        self.plan = plan
+        self.annotate = annotate
+        self.token = token
+        slots = worker_slots(workers)
+        self.slots = slots if len(set(slots)) > 1 else []
+        self.addresses = sorted(set(slots))
+        self.needed = plan.reachable()
+        self.fused = fusable(plan, self.needed)
+        # -i for the first output partition i that needs the task (partition 0 runs first).
+        self.priority = {key: -index for key, index in plan.first_output().items()}
+        # One reservation per stage, its largest task's (one graph layer per annotation).
+        self.reservations = {
+            sid: functools.reduce(
+                ResourceRequest.max, (t.reservation() for t in plan.stages[sid].tasks)
+            )
+            for sid in {sid for sid, _ in self.needed}
+        }
+        self.infos: dict[Key, TaskInfo] = {}
+        self.layers: dict[str, dict[Key, DaskTask]] = {}
+        self.annotations: dict[str, dict[str, Any]] = {}
+        self.priorities: dict[str, dict[Key, int]] = {}
+        self.placement: dict[str, dict[Key, list[str]]] = {}
+        self.deps: dict[str, set[str]] = {}
+        self.key_layer: dict[Key, str] = {}
+        # For each fused plan task: its Dask task (nested in its reader's), the operator
+        # words and infos of its chain, and what the chain declares and reserves.
+        self.inner: dict[PlanKey, DaskTask] = {}
+        self.words: dict[PlanKey, tuple[str, ...]] = {}
+        self.chain_infos: dict[PlanKey, tuple[TaskInfo, ...]] = {}
+        self.declared: dict[PlanKey, ResourceRequest] = {}
+        self.reserved: dict[PlanKey, ResourceRequest] = {}
+
+    def build(self) -> DaskGraph:
+        # Plan stages are numbered so that a stage follows the stages it reads.
+        for key in sorted(self.needed):
+            self._add(key)
+        for name, by_key in self.priorities.items():
+            # A bound dict lookup pickles with its dict: Dask calls it once per key.
+            self.annotations.setdefault(name, {})["priority"] = by_key.__getitem__
+        for name, by_key in self.placement.items():
+            self.annotations.setdefault(name, {}).update(
+                workers=by_key.get, allow_other_workers=True
+            )
+        graph = HighLevelGraph(
+            {
+                name: MaterializedLayer(tasks, annotations=self.annotations.get(name))
+                for name, tasks in self.layers.items()
+            },
+            {name: self.deps.get(name, set()) - {name} for name in self.layers},
+        )
+        output = self.plan.output
+        outputs = [self._key((output.id, i)) for i in range(output.num_partitions)]
+        return DaskGraph(graph, outputs, self.infos, self.token)
+
+    def _word(self, key: PlanKey) -> str:
+        """The operator word(s) of the Dask task that computes plan task ``key``."""
+        return "-".join(self.words[key])
+
+    def _key(self, key: PlanKey) -> Key:
+        return task_key(self._word(key), self.token, *key)
+
+    def _ref_key(self, ref: TaskRef) -> Key:
+        task = self.plan.task(ref.key)
+        word = self._word(ref.key)
         if task.num_outputs == 1 or ref.output is None:
-            return task_key(task.name, token, ref.stage_id, ref.index)
-        key = bucket_key(task.name, token, ref.stage_id, ref.index, ref.output)
-        if key not in infos:
-            layer = f"{task.name}-bucket-{token}-{ref.stage_id}"
-            parent = task_key(task.name, token, ref.stage_id, ref.index)
-            layers.setdefault(layer, {})[key] = DaskTask(
+            return self._key(ref.key)
+        key = bucket_key(word, self.token, ref.stage_id, ref.index, ref.output)
+        if key not in self.infos:
+            layer = f"{word}-bucket-{self.token}-{ref.stage_id}"
+            parent = self._key(ref.key)
+            self.layers.setdefault(layer, {})[key] = DaskTask(
                 key, select_bucket, DaskTaskRef(parent), ref.output
             )
             # Above every other task: selecting the buckets as soon as the split is
             # done frees the list, whose bytes the worker would otherwise count (and
             # spill) twice, once in the list and once in each bucket.
-            priorities.setdefault(layer, {})[key] = BUCKET_PRIORITY
-            deps.setdefault(layer, set()).add(key_layer[parent])
-            key_layer[key] = layer
-            infos[key] = TaskInfo(task.name, task.label, ref.stage_id, ref.index, ref.output)
+            self.priorities.setdefault(layer, {})[key] = BUCKET_PRIORITY
+            if self.addresses:
+                self.annotations[layer] = {
+                    "workers": self.addresses,
+                    "allow_other_workers": True,
+                }
+            self.deps.setdefault(layer, set()).add(self.key_layer[parent])
+            self.key_layer[key] = layer
+            self.infos[key] = TaskInfo(task.name, task.label, ref.stage_id, ref.index, ref.output)
         return key
 
-    # One reservation per stage, its largest task's (one graph layer per annotation).
-    reservations = {
-        sid: functools.reduce(
-            ResourceRequest.max, (t.reservation() for t in plan.stages[sid].tasks)
-        )
-        for sid in {sid for sid, _ in needed}
-    }
-    # Plan stages are numbered so that a stage follows the stages it reads.
-    for stage_id, index in sorted(needed):
-        task = plan.stages[stage_id].tasks[index]
-        key = task_key(task.name, token, stage_id, index)
-        reservation = reservations[stage_id]
-        resources = annotate(task.resources, reservation)
-        layer = f"{task.name}-{token}-{stage_id}"
-        if resources:
-            layer += "-" + "-".join(f"{k}{v}" for k, v in sorted(resources.items()))
-            annotations[layer] = {"resources": resources}
-        priorities.setdefault(layer, {})[key] = priority[(stage_id, index)]
-        args = [parse_input(_translate(arg, ref_key)) for arg in task.args]
-        layers.setdefault(layer, {})[key] = DaskTask(
-            key,
+    def _arg(self, value: Any) -> Any:
+        """Replace plan TaskRefs in nested tuples/lists by Dask task references, or by
+        the Dask task of a fused input."""
+        if isinstance(value, TaskRef):
+            if value.key in self.fused:
+                return self.inner[value.key]
+            return DaskTaskRef(self._ref_key(value))
+        if isinstance(value, tuple):
+            return tuple(self._arg(v) for v in value)
+        if isinstance(value, list):
+            return [self._arg(v) for v in value]
+        return value
+
+    def _add(self, key: PlanKey) -> None:
+        stage_id, index = key
+        task = self.plan.task(key)
+        inputs = [ref.key for ref in task.refs() if ref.key in self.fused]
+        words: list[str] = []
+        for part in (*(self.words[k] for k in dict.fromkeys(inputs)), (task.name,)):
+            words.extend(w for w in part if not words or words[-1] != w)
+        self.words[key] = tuple(words)
+        declared, reserved = task.resources, self.reservations[stage_id]
+        chain: tuple[TaskInfo, ...] = ()
+        for k in dict.fromkeys(inputs):
+            declared = declared.max(self.declared[k])
+            reserved = reserved.max(self.reserved[k])
+            chain += self.chain_infos[k]
+        info = TaskInfo(task.name, task.label, stage_id, index)
+        # Each plan task reports under its own (stage's) key, fused or not.
+        report = task_key(task.name, self.token, stage_id, index)
+        args = [parse_input(self._arg(arg)) for arg in task.args]
+        dask_key = self._key(key)
+        node = DaskTask(
+            dask_key,
             execute_kernel,
             task.kernel,
             task.num_outputs,
-            reservation.memory_bytes,
+            self.reservations[stage_id].memory_bytes,
             (task.name, stage_id, index),
             *args,
+            report_key=report,
         )
-        layer_deps = deps.setdefault(layer, set())
-        layer_deps.update(key_layer[ref_key(ref)] for ref in task.refs())
-        key_layer[key] = layer
-        infos[key] = TaskInfo(task.name, task.label, stage_id, index)
-
-    for name, by_key in priorities.items():
-        # A bound dict lookup pickles with its dict: Dask calls it once per key.
-        annotations.setdefault(name, {})["priority"] = by_key.__getitem__
-    graph = HighLevelGraph(
-        {
-            name: MaterializedLayer(tasks, annotations=annotations.get(name))
-            for name, tasks in layers.items()
-        },
-        {name: deps.get(name, set()) - {name} for name in layers},
-    )
-    output = plan.output
-    outputs = [task_key(t.name, token, output.id, i) for i, t in enumerate(output.tasks)]
-    return DaskGraph(graph, outputs, infos, token)
-
-
-def _translate(value: Any, ref_key: Callable[[TaskRef], Key]) -> Any:
-    """Replace plan TaskRefs in nested tuples/lists by Dask task references."""
-    if isinstance(value, TaskRef):
-        return DaskTaskRef(ref_key(value))
-    if isinstance(value, tuple):
-        return tuple(_translate(v, ref_key) for v in value)
-    if isinstance(value, list):
-        return [_translate(v, ref_key) for v in value]
-    return value
+        if key in self.fused:
+            self.inner[key] = node
+            self.declared[key], self.reserved[key] = declared, reserved
+            self.chain_infos[key] = (*chain, info)
+            return
+        resources = self.annotate(declared, reserved)
+        layer = f"{self._word(key)}-{self.token}-{stage_id}"
+        if resources:
+            layer += "-" + "-".join(f"{k}{v}" for k, v in sorted(resources.items()))
+            self.annotations[layer] = {"resources": resources}
+        self.priorities.setdefault(layer, {})[dask_key] = self.priority[key]
+        size = self.plan.stages[stage_id].num_partitions
+        if node.dependencies and self.slots and 1 < size <= 2 * len(self.slots):
+            slot = self.slots[index % len(self.slots)]
+            self.placement.setdefault(layer, {})[dask_key] = [slot]
+        self.layers.setdefault(layer, {})[dask_key] = node
+        self.deps.setdefault(layer, set()).update(self.key_layer[d] for d in node.dependencies)
+        self.key_layer[dask_key] = layer
+        self.infos[dask_key] = TaskInfo(task.name, task.label, stage_id, index, fused=chain)

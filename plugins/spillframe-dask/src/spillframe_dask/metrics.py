@@ -31,13 +31,15 @@ if TYPE_CHECKING:
 TASK_TOPIC = "spillframe-task"
 
 
-def report_task(start: float, outputs: list[Any], grant: Any) -> None:
-    """Publish what the task running on this worker did (nothing outside a worker)."""
+def report_task(start: float, outputs: list[Any], grant: Any, key: Any = None) -> None:
+    """Publish what a plan task did on this worker (nothing outside a worker); ``key``
+    names it, the running Dask task's key by default."""
     try:
         from distributed import get_worker
 
         worker = get_worker()
-        key = worker.get_current_task()
+        if key is None:
+            key = worker.get_current_task()
     except (ValueError, KeyError, AttributeError):
         return
     tables = [t for t in outputs if isinstance(t, pa.Table)]

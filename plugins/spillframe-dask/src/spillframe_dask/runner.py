@@ -188,7 +188,8 @@ class DaskRunner(Runner):
         client = self._require_client()
         capacities = self.workers()
         check_requests(plan, capacities)
-        graph = build_graph(plan, annotator(capacities))
+        workers = [(c.address, c.cpus) for c in capacities]
+        graph = build_graph(plan, annotator(capacities), workers=workers)
         recorder = stats or QueryRecorder(plan, self.name)
         recorder.alert_interval = self.config.spill_alert_interval
         return self._stream(client, plan, graph, recorder)
