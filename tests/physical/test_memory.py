@@ -7,7 +7,7 @@ import pytest
 import spillframe as sf
 from spillframe import col
 from spillframe.api.execution import physical_plan
-from spillframe.config import configure
+from spillframe.config import configure, get_config
 from spillframe.physical.memory import JOIN_FACTOR, SORT_FACTOR, SPLIT_FACTOR
 from spillframe.physical.plan import Task, WorkingMemory
 
@@ -110,8 +110,10 @@ def test_a_key_join_is_sized_by_its_many_side_times_both_widths():
     )
     assert join.estimated_bytes == pytest.approx(20_000 * widths, rel=0.01)
     assert join.estimated_bytes > left.estimated_bytes + right.estimated_bytes
-    # The join's partitions are sized by that output, not by its inputs.
-    assert join.num_partitions >= -(-join.estimated_bytes // (64 << 10)) // 2
+    # The join's partitions are sized by its inputs, which its exchange moves.
+    inputs = left.estimated_bytes + right.estimated_bytes
+    with configure(partition_bytes=64 << 10):
+        assert join.num_partitions == get_config().partitions_for(inputs)
 
 
 def test_top_k_and_limit_reserve_for_their_rows_not_their_input():

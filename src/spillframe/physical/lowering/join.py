@@ -25,12 +25,17 @@ def lower_join(low: Lowering, node: L.Join) -> Pending:
     side = broadcast_side(low, node, left, right)
     if side is not None:
         return broadcast_join(low, left, right, spec, side)
-    # Partitions sized by the output (never smaller than both inputs): a join task
-    # holds its inputs and builds an output larger than them when one side's rows
-    # repeat, and that output is what the next stage reads.
+    # Partitions sized by the inputs, which is what the exchange feeding the join
+    # moves. Sizing them by the (larger) output was measured and dropped: lineitem
+    # joined with orders at memory_limit=256 MiB made 70 partitions instead of 46,
+    # so 2660 spilled buckets instead of 1748 and 8.4-10.8 s instead of 6.8-8.8 s,
+    # and on Dask (512 MiB workers) it did not stop workers being killed.
     estimate, share, rows = _join_estimate(node.how, left, right)
     n = max(
-        low.exchange_partitions(estimate, max(left.num_partitions, right.num_partitions)),
+        low.exchange_partitions(
+            _add(left.estimated_bytes, right.estimated_bytes),
+            max(left.num_partitions, right.num_partitions),
+        ),
         1,
     )
     if not (left.num_partitions == 1 and right.num_partitions == 1 and n == 1):
