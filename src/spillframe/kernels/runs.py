@@ -102,9 +102,11 @@ def aggregate_runs(
     starts = run_starts(key)
     if starts is None:
         return None
-    column = key.combine_chunks()
-    keys = column.take(pa.array(starts))
-    return keys, [_reduce(step, starts, len(column)) for step in steps]
+    # Taken from the chunks where they lie: run_starts compared them without combining
+    # them (50 chunks of SF1's l_orderkey: 0.12 s to combine), and only the run keys
+    # need to be one array.
+    keys = key.take(pa.array(starts)).combine_chunks()
+    return keys, [_reduce(step, starts, len(key)) for step in steps]
 
 
 def _numbers(array: pa.Array) -> np.ndarray | None:
