@@ -332,6 +332,7 @@ from spillframe.config import configure
 spill_dir = sys.argv[1]
 calls = {"started": 0, "running": 0}
 lock = threading.Lock()
+on_call = []  # run by every call of `slow`, in the task's thread
 
 @sf.udf(return_dtype=sf.DataType.string(), batch_size=200)
 def slow(s):
@@ -339,6 +340,8 @@ def slow(s):
         calls["started"] += 1
         calls["running"] += 1
     try:
+        for hook in on_call:
+            hook()
         time.sleep(0.01)
         return s.to_pylist()
     finally:
@@ -368,13 +371,16 @@ def test_an_interrupted_query_stops_its_tasks_and_removes_its_spill_files(tmp_pa
         at_interrupt = []
 
         def interrupt_once_spilling():
-            while not (spill_files() and calls["started"]):
-                time.sleep(0.002)
+            # Checked by the UDF itself, so the interrupt comes while the first stage is
+            # still running with spill files on disk: a polling thread could miss them
+            # on a loaded machine (it did, once in CI) and let the query finish.
             with lock:
+                if at_interrupt or not spill_files():
+                    return
                 at_interrupt.append(calls["started"])
             os.kill(os.getpid(), signal.SIGINT)
 
-        threading.Thread(target=interrupt_once_spilling, daemon=True).start()
+        on_call.append(interrupt_once_spilling)
         try:
             query().collect()
             raise SystemExit("the query was not interrupted")
