@@ -328,13 +328,19 @@ def iter_parquet_pieces(
     and only the rows that pass are decoded to strings. ``use_threads`` lets Arrow
     decode columns in parallel (for a scan with fewer tasks than cores).
     """
-    file_format = ds.ParquetFileFormat()
+    # Local files are read column chunk by column chunk as the scanner gets to them:
+    # Arrow's pre-buffering (meant for object stores) read a task's whole share of
+    # the file up front, 50 MiB of Arrow memory per TPC-H SF1 lineitem scan task of 4
+    # columns against 22 MiB without, and was slower on a local disk (0.10 -> 0.09 s).
+    scan_options = ds.ParquetFragmentScanOptions(pre_buffer=False)
+    file_format = ds.ParquetFileFormat(default_fragment_scan_options=scan_options)
     filesystem = pafs.LocalFileSystem()
     read_columns = columns
     if dictionary_filters:
         encoded = list(dict.fromkeys(name for name, _ in dictionary_filters))
         file_format = ds.ParquetFileFormat(
-            read_options=ds.ParquetReadOptions(dictionary_columns=encoded)
+            read_options=ds.ParquetReadOptions(dictionary_columns=encoded),
+            default_fragment_scan_options=scan_options,
         )
         physical = pa.schema(
             [
