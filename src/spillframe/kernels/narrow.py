@@ -138,17 +138,50 @@ def stream_partitions(source: Any, steps: tuple[Step, ...]) -> Iterator[pa.Table
     table."""
     row_wise = all(getattr(step, "row_wise", False) for step in steps)
     if row_wise and isinstance(source, (list, PartitionStream)):
-        for table in source:
-            yield apply_steps(table, steps)
+        yield from _through(iter(source), steps)
     elif row_wise and hasattr(source, "read_batches"):
         empty = True
-        for table in source.read_batches():
+        for table in _through(source.read_batches(), steps):
             empty = False
-            yield apply_steps(table, steps)
+            yield table
         if empty:  # the stream still says what it would have held
             yield apply_steps(source.output.empty_table(), steps)
     else:
         yield run_pipeline(source, steps)
+
+
+def _through(tables: Iterator[pa.Table], steps: tuple[Step, ...]) -> Iterator[pa.Table]:
+    """Each table through ``steps`` as it comes. A step with ``chunk_bytes(schema)``
+    (a join that builds a table per call) gets its input gathered into chunks of about
+    that many bytes (0: each table as it is)."""
+    for step in steps:
+        if hasattr(step, "chunk_bytes"):
+            tables = _gathered(tables, step.chunk_bytes)
+        tables = map(step, tables)
+    return tables
+
+
+def _gathered(
+    tables: Iterator[pa.Table], chunk_bytes: Callable[[pa.Schema], int]
+) -> Iterator[pa.Table]:
+    """``tables`` concatenated into chunks of ``chunk_bytes(schema)`` bytes or more."""
+    pending: list[pa.Table] = []
+    size = 0
+    wanted: int | None = None
+    for table in tables:
+        if wanted is None:
+            wanted = chunk_bytes(table.schema)
+        if not wanted:
+            yield table
+            continue
+        pending.append(table)
+        size += table.nbytes
+        del table
+        if size >= wanted:
+            yield concat_tables(pending)
+            pending, size = [], 0
+    if pending:
+        yield concat_tables(pending)
 
 
 def _row_wise_prefix(steps: tuple[Step, ...]) -> int:

@@ -21,6 +21,7 @@ import pyarrow as pa
 from spillframe.config import Config, get_config
 from spillframe.expr.expression import Alias, Column, Expression
 from spillframe.expr.predicates import conjuncts
+from spillframe.kernels.inputs import with_inputs
 from spillframe.kernels.narrow import Step, run_pipeline
 from spillframe.logical import nodes as L
 from spillframe.physical.memory import PIPELINE_FACTOR, pipeline_factor, working_memory
@@ -38,9 +39,15 @@ class Part:
     steps: tuple[Step, ...] = ()
     #: Estimated bytes a scan source reads (other sources are sized from the plan).
     scan_bytes: int = 0
+    #: Other stages' outputs the steps read whole, as ``(key, refs)`` (a fused
+    #: broadcast join's small side, keyed by the id of the stage computing it).
+    inputs: tuple[tuple[int, tuple[TaskRef, ...]], ...] = ()
 
-    def then(self, step: Step) -> Part:
-        return Part(self.source, (*self.steps, step), self.scan_bytes)
+    def then(self, step: Step, input_: tuple[int, tuple[TaskRef, ...]] | None = None) -> Part:
+        inputs = self.inputs
+        if input_ is not None and all(key != input_[0] for key, _ in inputs):
+            inputs = (*inputs, input_)
+        return Part(self.source, (*self.steps, step), self.scan_bytes, inputs)
 
 
 #: Assumed bytes per value of a variable-width column (strings, lists) where a row's
@@ -285,6 +292,10 @@ class Lowering:
         working memory of ``factor`` times its inputs (``parts``' scans and the task
         outputs ``args`` reference; see :mod:`spillframe.physical.memory`)."""
         label = ", ".join(pending.labels) or name
+        inputs = dict(pair for p in parts for pair in p.inputs)
+        if inputs:  # the steps read other stages' outputs: see kernels.inputs
+            listed = [(key, list(refs)) for key, refs in inputs.items()]
+            kernel, args = with_inputs, (listed, kernel, args)
         memory = working_memory(args, sum(p.scan_bytes for p in parts), factor, self.builder.stages)
         return Task(kernel, args, name, pending.resources, num_outputs, label, memory)
 

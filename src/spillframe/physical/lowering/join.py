@@ -1,6 +1,8 @@
 """Lowering of joins: hash exchange of both sides to the same partitions -> a join per
 partition pair, or a broadcast of the small side; sides already partitioned on their
-keys are kept."""
+keys are kept. A broadcast join that streams its big side (inner, left, semi, anti
+with the small side on the right; inner, right with it on the left) is a step of the
+big side's pipeline rather than a stage of its own."""
 
 from __future__ import annotations
 
@@ -8,12 +10,13 @@ import dataclasses
 
 import pyarrow as pa
 
+from spillframe.kernels.probe import STREAMS_PAST
 from spillframe.logical import nodes as L
 from spillframe.physical.lowering.core import Lowering, Part, Pending, lowers
 from spillframe.physical.lowering.exchange import hash_exchange
 from spillframe.physical.memory import JOIN_FACTOR
 from spillframe.physical.plan import TaskRef
-from spillframe.physical.steps import JoinSpec, join_partitions
+from spillframe.physical.steps import BroadcastJoinStep, JoinSpec, join_partitions
 
 
 @lowers(L.Join)
@@ -149,6 +152,9 @@ def broadcast_join(
 ) -> Pending:
     small, big = (right, left) if side == "right" else (left, right)
     small = low.computed(small)
+    spec = dataclasses.replace(spec, broadcast=side)
+    if spec.how in STREAMS_PAST[side]:
+        return _fused_broadcast_join(left, right, small, big, spec, side)
     every = [p.source for p in small.parts]
     tasks = []
     for p in big.parts:
@@ -168,6 +174,34 @@ def broadcast_join(
     keeps_left = side == "right" and spec.how in ("inner", "left", "semi", "anti")
     partitioning = big.partitioning if keeps_left else None
     return _stage_output(stage.id, len(tasks), spec.schema, estimate, partitioning, share, rows)
+
+
+def _fused_broadcast_join(
+    left: Pending, right: Pending, small: Pending, big: Pending, spec: JoinSpec, side: str
+) -> Pending:
+    """The broadcast join as one more step of the big side's pipeline: no stage of its
+    own, so its output is not stored before the next operator reads it (TPC-H Q5 and
+    Q8 chain several), and a scan of the big side streams through it batch by batch.
+    Each task reads the small side whole (see :class:`BroadcastJoinStep`)."""
+    (stage_id,) = {p.source.stage_id for p in small.parts}
+    every = tuple(p.source for p in small.parts)
+    step = BroadcastJoinStep(spec, stage_id)
+    parts = tuple(p.then(step, (stage_id, every)) for p in big.parts)
+    estimate, share, rows = _join_estimate(spec.how, left, right)
+    keeps_left = side == "right" and spec.how in ("inner", "left", "semi", "anti")
+    merged = _merged(big, small)
+    return dataclasses.replace(
+        big,
+        parts=parts,
+        schema=spec.schema,
+        estimated_bytes=estimate,
+        estimated_rows=rows,
+        words=big.words if "broadcast-join" in big.words else (*big.words, "broadcast-join"),
+        resources=merged.resources,
+        labels=merged.labels,
+        partitioning=big.partitioning if keeps_left else None,
+        selectivity=share,
+    )
 
 
 def _join_estimate(how: str, left: Pending, right: Pending) -> tuple[int | None, float, int | None]:
