@@ -129,3 +129,15 @@ def test_top_k_and_limit_reserve_for_their_rows_not_their_input():
         assert out.estimated_rows == k
         assert out.estimated_bytes <= k * 100, out.estimated_bytes  # k rows of ~70 bytes
         assert out.tasks[0].reservation().memory_bytes < 1 << 20
+
+
+def test_a_global_aggregation_reserves_for_one_row_per_partition():
+    big = _frame(20_000, 4)
+    with configure(partition_bytes=64 << 10):
+        plan = _plan(big.agg(col("k").sum(), col("s").max()))
+    final = plan.output
+    (partial,) = [plan.stages[i] for i in {r.stage_id for r in final.tasks[0].refs()}]
+    assert partial.estimated_rows == partial.num_partitions > 1
+    assert final.estimated_rows == 1
+    assert final.estimated_bytes <= 100
+    assert final.tasks[0].reservation().memory_bytes < 1 << 20

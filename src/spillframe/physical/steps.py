@@ -147,6 +147,9 @@ class AggregateStep:
         reduced to free it, so the task stays within its grant either way. The final
         phase merges every task's states, so more than one state row per group is
         correct."""
+        if not self.keys:  # one state row per table: reduce each as it comes
+            rows = [self(table) for table in tables]
+            return concat_tables(rows) if len(rows) != 1 else rows[0]
         states: list[pa.Table] = []
         pending: list[pa.Table] = []
         pending_bytes = 0

@@ -51,6 +51,8 @@ def aggregate_pending(
             AggregateStep(tuple(keys), specs, "single", schema), "agg", schema, estimated_rows=None
         )
     partial = child.then(AggregateStep(tuple(keys), specs, "partial"), "agg-partial")
+    if not keys:  # a global aggregation: one state row per partition
+        partial = dataclasses.replace(partial, estimated_rows=None).at_most(child.num_partitions)
     n = low.exchange_partitions(estimate, child.num_partitions) if keys else 1
     exchanged = (
         exchange(
@@ -70,7 +72,8 @@ def aggregate_pending(
             exchanged, parts=(Part([p.source for p in exchanged.parts]),)
         )
     final = exchanged.then(AggregateStep(tuple(keys), specs, "final", schema), "agg-final", schema)
-    return dataclasses.replace(final, estimated_rows=None)
+    final = dataclasses.replace(final, estimated_rows=None)
+    return final.at_most(1) if not keys else final
 
 
 @lowers(L.Distinct)
