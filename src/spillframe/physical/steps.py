@@ -12,8 +12,7 @@ expressions.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -42,7 +41,7 @@ from spillframe.kernels.narrow import (
     slice_partition,
     stream_partitions,
 )
-from spillframe.kernels.probe import STREAMS_PAST, UniqueKeyIndex, index_unique_keys
+from spillframe.kernels.probe import UniqueKeyIndex, index_unique_keys
 from spillframe.kernels.sort import sort_table, top_k
 from spillframe.physical.memory import AGGREGATE_FACTOR, JOIN_FACTOR, SORT_FACTOR
 
@@ -259,6 +258,12 @@ class SliceStep:
         return slice_partition(table, self.part, self.parts)
 
 
+#: A broadcast side that is not indexed (see BroadcastJoinStep) is joined with chunks of the streamed side
+#: of at least this many bytes, and of at least four times its own size, so that
+#: building its hash table once per chunk costs a bounded share of the join.
+BROADCAST_CHUNK_BYTES = 16 << 20
+
+
 @dataclass(frozen=True, slots=True)
 class BroadcastJoinStep:
     """Join each piece of the partition with a small side read whole: a broadcast join
@@ -394,12 +399,7 @@ def join_partitions(
     and joined by :func:`grace_hash_join`, which goes out of core when they outgrow it.
     """
     grant = current_grant()
-    if spec.broadcast is not None and spec.how in STREAMS_PAST[spec.broadcast]:
-        if spec.broadcast == "right":
-            result = _stream_past_broadcast(left, left_steps, right, right_steps, spec, grant)
-        else:
-            result = _stream_past_broadcast(right, right_steps, left, left_steps, spec, grant)
-    elif grant is not None and spec.how != "cross":
+    if grant is not None and spec.how != "cross":
         result = grace_hash_join(
             stream_partitions(left, left_steps),
             stream_partitions(right, right_steps),
@@ -423,87 +423,6 @@ def join_partitions(
     if not result.schema.equals(spec.schema):
         result = result.cast(spec.schema)
     return result
-
-
-#: A broadcast side whose key is not unique is joined with chunks of the streamed side
-#: of at least this many bytes, and of at least four times its own size, so that
-#: building its hash table once per chunk costs a bounded share of the join.
-BROADCAST_CHUNK_BYTES = 16 << 20
-
-
-def _stream_past_broadcast(
-    streamed: Any,
-    streamed_steps: tuple[Step, ...],
-    held: Any,
-    held_steps: tuple[Step, ...],
-    spec: JoinSpec,
-    grant: MemoryGrant | None,
-) -> pa.Table:
-    """A broadcast join that holds the broadcast side and streams the other past it,
-    partition by partition (a scan: batch by batch), instead of holding both whole.
-
-    A broadcast side with one unique integer-like key is indexed once and probed by
-    each piece as it arrives (:mod:`spillframe.kernels.probe`); another is hash-joined
-    with chunks of :data:`BROADCAST_CHUNK_BYTES` or more. A broadcast side larger than
-    a third of the task's grant (the planner's estimate was low) goes to the grace hash
-    join, which partitions both sides to disk. The sizes are the actual ones, read at
-    run time."""
-    side = spec.broadcast
-    assert side is not None
-    small = run_pipeline(held, held_steps)
-    small_on, big_on = (
-        (list(spec.right_on), list(spec.left_on))
-        if side == "right"
-        else (list(spec.left_on), list(spec.right_on))
-    )
-    pieces = stream_partitions(streamed, streamed_steps)
-    if grant is not None and small.nbytes > grant.limit // 3:
-        lefts, rights = (pieces, [small]) if side == "right" else ([small], pieces)
-        return grace_hash_join(
-            lefts, rights, list(spec.left_on), list(spec.right_on), spec.how,
-            spec.prefix, spec.suffix, grant,
-        )  # fmt: skip
-    first = next(pieces, None)
-    if first is None:
-        return spec.schema.empty_table()
-    index = None
-    if len(big_on) == 1:
-        index = index_unique_keys(small, small_on, first.schema.field(big_on[0]).type, side)
-    pieces = itertools.chain([first], pieces)
-    del first
-    outputs: list[pa.Table] = []
-    if index is not None:
-        for piece in pieces:
-            outputs.append(index.join(piece, big_on[0], spec.how, spec.prefix, spec.suffix))
-    else:
-        for chunk in _chunks_of(pieces, max(BROADCAST_CHUNK_BYTES, 4 * small.nbytes)):
-            lefts, rights = (chunk, small) if side == "right" else (small, chunk)
-            outputs.append(
-                hash_join(
-                    lefts,
-                    rights,
-                    list(spec.left_on),
-                    list(spec.right_on),
-                    spec.how,
-                    spec.prefix,
-                    spec.suffix,
-                )  # fmt: skip
-            )
-    return concat_tables(outputs, spec.schema) if len(outputs) > 1 else outputs[0]
-
-
-def _chunks_of(tables: Iterator[pa.Table], nbytes: int) -> Iterator[pa.Table]:
-    """Concatenations of consecutive ``tables`` of about ``nbytes`` each."""
-    pending: list[pa.Table] = []
-    size = 0
-    for table in tables:
-        pending.append(table)
-        size += table.nbytes
-        if size >= nbytes:
-            yield concat_tables(pending)
-            pending, size = [], 0
-    if pending:
-        yield concat_tables(pending)
 
 
 @dataclass(frozen=True, slots=True)
