@@ -96,3 +96,14 @@ def test_key_types_are_unified():
     out = index.join(big, "k", "inner")
     assert out.schema.field("k").type == pa.int64()
     assert out.to_pylist() == [{"k": 3, "v": "c"}, {"k": 1, "v": "a"}]
+
+
+def test_semi_and_anti_joins_index_duplicate_keys_for_membership():
+    small = pa.table({"k": [5, 5, 7, None, 9, 9]})
+    big = pa.table({"k": [5, 6, 7, 9, None], "x": [1, 2, 3, 4, 5]})
+    assert index_unique_keys(small, ["k"], pa.int64()) is None
+    index = index_unique_keys(small, ["k"], pa.int64(), membership=True)
+    assert index.join(big, "k", "semi").column("x").to_pylist() == [1, 3, 4]
+    assert index.join(big, "k", "anti").column("x").to_pylist() == [2, 5]
+    with pytest.raises(ValueError, match="membership"):
+        index.join(big, "k", "inner")

@@ -84,6 +84,8 @@ class UniqueKeyIndex:
     low: int
     #: The side ``table`` is on: "right" (the usual broadcast) or "left".
     side: str
+    #: Built for semi/anti joins only: a key held by several rows keeps one of them.
+    membership: bool = False
 
     def positions(self, keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
         """For each key of the streamed side, its row in ``table``, or -1."""
@@ -110,6 +112,8 @@ class UniqueKeyIndex:
         """
         if how not in STREAMS_PAST[self.side]:
             raise ValueError(f"a {how} join cannot stream the side opposite {self.side!r}")
+        if self.membership and how not in ("semi", "anti"):
+            raise ValueError(f"an index built for membership cannot answer a {how} join")
         if self.side == "right":
             chunk, _ = coerce_join_keys(chunk, self.table, [chunk_on], [self.key])
         else:
@@ -162,11 +166,19 @@ def _assemble(
 
 
 def index_unique_keys(
-    table: pa.Table, on: list[str], other_type: pa.DataType, side: str = "right"
+    table: pa.Table,
+    on: list[str],
+    other_type: pa.DataType,
+    side: str = "right",
+    held_bytes: int | None = None,
+    membership: bool = False,
 ) -> UniqueKeyIndex | None:
     """Index ``table`` (a join's small side) by its key ``on`` if that is one column of
     an integer-like common type with ``other_type`` (the streamed side's key type) and
-    its values are unique; else None.
+    its values are unique; else None. ``held_bytes`` is what the task holds of the small
+    side anyway (default: ``table``'s bytes), which bounds the lookup array. With
+    ``membership`` (for semi and anti joins, which ask only whether a key is there)
+    the keys need not be unique: the index then keeps one row per key.
 
     Examples
     --------
@@ -196,10 +208,11 @@ def index_unique_keys(
         return None
     low, high = int(values.min()), int(values.max())
     dtype = np.int64 if table.num_rows >= 2**31 else np.int32
-    if (high - low + 1) * np.dtype(dtype).itemsize > MAX_LOOKUP_SHARE * table.nbytes + 4096:
+    held = table.nbytes if held_bytes is None else held_bytes
+    if (high - low + 1) * np.dtype(dtype).itemsize > MAX_LOOKUP_SHARE * held + 4096:
         return None
     rows = np.full(high - low + 1, -1, dtype=dtype)
     rows[values - low] = positions
-    if not np.array_equal(rows[values - low], positions):  # a key held by two rows
-        return None
-    return UniqueKeyIndex(table, on[0], kind, rows, low, side)
+    if not membership and not np.array_equal(rows[values - low], positions):
+        return None  # a key held by two rows
+    return UniqueKeyIndex(table, on[0], kind, rows, low, side, membership)
