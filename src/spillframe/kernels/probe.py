@@ -170,14 +170,11 @@ def index_unique_keys(
     on: list[str],
     other_type: pa.DataType,
     side: str = "right",
-    held_bytes: int | None = None,
     membership: bool = False,
 ) -> UniqueKeyIndex | None:
     """Index ``table`` (a join's small side) by its key ``on`` if that is one column of
     an integer-like common type with ``other_type`` (the streamed side's key type) and
-    its values are unique; else None. ``held_bytes`` is what the task holds of the small
-    side anyway (default: ``table``'s bytes), which bounds the lookup array. With
-    ``membership`` (for semi and anti joins, which ask only whether a key is there)
+    its values are unique; else None. With ``membership`` (for semi and anti joins, which ask only whether a key is there)
     the keys need not be unique: the index then keeps one row per key.
 
     Examples
@@ -208,8 +205,7 @@ def index_unique_keys(
         return None
     low, high = int(values.min()), int(values.max())
     dtype = np.int64 if table.num_rows >= 2**31 else np.int32
-    held = table.nbytes if held_bytes is None else held_bytes
-    if (high - low + 1) * np.dtype(dtype).itemsize > MAX_LOOKUP_SHARE * held + 4096:
+    if (high - low + 1) * np.dtype(dtype).itemsize > MAX_LOOKUP_SHARE * table.nbytes + 4096:
         return None
     rows = np.full(high - low + 1, -1, dtype=dtype)
     rows[values - low] = positions
