@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -392,3 +393,51 @@ def iter_parquet_pieces(
                     return
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceError(f"cannot read Parquet file {piece.path!r}: {exc}") from None
+
+
+def pieces_range(pieces: tuple[ParquetPiece, ...], column: str) -> tuple[Any, Any] | None:
+    """The smallest and largest value of the integer or date column ``column`` in these
+    row groups, from the files' statistics; None when a row group has no statistics
+    for it, holds a null in it, or the column is of another type (string statistics
+    may be truncated)."""
+    low = high = None
+    for piece in pieces:
+        found = _CACHE.get(
+            [piece.path],
+            ("range", column, piece.row_groups),
+            functools.partial(_row_groups_range, piece.path, piece.row_groups, column),
+        )
+        if found is None:
+            return None
+        if found == ():  # no row groups
+            continue
+        low = found[0] if low is None else min(low, found[0])
+        high = found[1] if high is None else max(high, found[1])
+    return None if low is None else (low, high)
+
+
+def _row_groups_range(
+    path: str, row_groups: tuple[int, ...] | None, column: str
+) -> tuple[Any, ...] | None:
+    try:
+        metadata = pq.ParquetFile(path).metadata
+    except (pa.ArrowInvalid, OSError):
+        return None
+    field = (
+        metadata.schema.to_arrow_schema().field(column) if column in metadata.schema.names else None
+    )
+    if field is None or not (pa.types.is_integer(field.type) or pa.types.is_date(field.type)):
+        return None
+    index = metadata.schema.names.index(column)
+    groups = range(metadata.num_row_groups) if row_groups is None else row_groups
+    low = high = None
+    for i in groups:
+        chunk = metadata.row_group(i).column(index)
+        stats = chunk.statistics
+        if metadata.row_group(i).num_rows == 0:
+            continue
+        if stats is None or not stats.has_min_max or stats.null_count is None or stats.null_count:
+            return None
+        low = stats.min if low is None else min(low, stats.min)
+        high = stats.max if high is None else max(high, stats.max)
+    return () if low is None else (low, high)
