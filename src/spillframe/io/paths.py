@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterable
 
 from spillframe.errors import SourceError
@@ -15,18 +16,35 @@ def _visible(name: str) -> bool:
     return not name.startswith(_IGNORED_PREFIXES)
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that compares the numbers in ``name`` as numbers: ``part-2`` before
+    ``part-10``, as writers that do not pad their file numbers mean (tpchgen-cli's
+    ``lineitem.2.parquet`` ... ``lineitem.16.parquet``). A directory's files are read
+    in this order, so files written in key order keep it.
+
+    >>> sorted(["f10.parquet", "f9.parquet", "f1.parquet"], key=natural_key)
+    ['f1.parquet', 'f9.parquet', 'f10.parquet']
+    """
+    return tuple(
+        (0, int(piece)) if i % 2 else (1, piece) for i, piece in enumerate(_DIGITS.split(name))
+    )
+
+
 def _walk(directory: str) -> list[str]:
     found: list[str] = []
     for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if _visible(d))
-        found.extend(os.path.join(root, f) for f in sorted(files) if _visible(f))
+        dirs[:] = sorted((d for d in dirs if _visible(d)), key=natural_key)
+        found.extend(os.path.join(root, f) for f in sorted(files, key=natural_key) if _visible(f))
     return found
 
 
 def expand_paths(
     path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], what: str
 ) -> list[str]:
-    """Every data file named by ``path``, in a stable order.
+    """Every data file named by ``path``, in a stable order (:func:`natural_key`).
 
     Hidden files and files starting with ``_`` (``_SUCCESS``, ``_metadata``) are skipped
     inside directories. A path that matches nothing raises :class:`SourceError` naming it.
@@ -40,7 +58,7 @@ def expand_paths(
     files: list[str] = []
     for item in items:
         if any(ch in item for ch in "*?["):
-            matches = sorted(glob.glob(item, recursive=True))
+            matches = sorted(glob.glob(item, recursive=True), key=natural_key)
             expanded = [m for m in matches if os.path.isfile(m)]
             for m in matches:
                 if os.path.isdir(m):
