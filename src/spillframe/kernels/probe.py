@@ -14,7 +14,7 @@ in parallel (pandas' hash table did not: 1.3x slower TPC-H Q3 on two threads).
 
 :func:`index_unique_keys` returns None for other small sides (several keys, float
 or string keys, duplicate keys, keys spread over a range whose lookup array
-would outweigh the small side, :data:`MAX_LOOKUP_SHARE`); the caller then joins them another way.
+would outweigh the small side, see :data:`MAX_LOOKUP_SHARE`); the caller then joins them another way.
 Semantics are those of :func:`spillframe.kernels.join.hash_join`.
 """
 
@@ -31,11 +31,14 @@ from spillframe.kernels.sort import take_rows, take_values
 
 __all__ = ["UniqueKeyIndex", "index_unique_keys", "STREAMS_PAST"]
 
-#: The lookup array (4 bytes per value in the key range) may take at most this share
-#: of the small side's own bytes: every task that probes holds one. TPC-H SF1 Q5's
-#: filtered orders (227k rows, 3.5 MiB) spread over 6M key values: a 24 MB array
-#: per task, which raised the query's peak by 100 MiB over joining chunks with Acero.
+#: The lookup array (4 bytes per value in the key range) may take twice the small
+#: side's own bytes, or :data:`LOOKUP_ALLOWANCE`, whichever is more: every task that
+#: probes holds one. Without it the big side is hash-joined chunk by chunk, each chunk
+#: building the small side's hash table again: TPC-H SF1 Q5's filtered orders (227k
+#: rows, 3.5 MiB, keys spread over 6M values: a 24 MB array) made the query 1.7x
+#: slower that way.
 MAX_LOOKUP_SHARE = 2.0
+LOOKUP_ALLOWANCE = 32 << 20
 
 #: The joins that can stream one side past the other held whole, by the held side:
 #: each output row then depends on one row of the streamed side and the held side.
@@ -205,7 +208,8 @@ def index_unique_keys(
         return None
     low, high = int(values.min()), int(values.max())
     dtype = np.int64 if table.num_rows >= 2**31 else np.int32
-    if (high - low + 1) * np.dtype(dtype).itemsize > MAX_LOOKUP_SHARE * table.nbytes + 4096:
+    allowed = max(MAX_LOOKUP_SHARE * table.nbytes, LOOKUP_ALLOWANCE)
+    if (high - low + 1) * np.dtype(dtype).itemsize > allowed:
         return None
     rows = np.full(high - low + 1, -1, dtype=dtype)
     rows[values - low] = positions
