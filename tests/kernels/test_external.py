@@ -214,6 +214,18 @@ def test_grace_hash_join_equals_in_memory_join(tmp_path, how, left_on, right_on)
     assert not leftovers(tmp_path)
 
 
+def test_grace_hash_join_output_holds_only_its_rows(tmp_path):
+    """Acero sizes every output batch for 32768 rows; the many small bucket joins of a
+    spilled join must not each keep such buffers alive in the result."""
+    left, right = join_sides(6_000, 5_000, 2_000)
+    grant = MemoryGrant(TINY, spill_dir=str(tmp_path))
+    result = grace_hash_join(
+        parts(left, 300), parts(right, 250), ["k"], ["k"], "inner", "right.", None, grant
+    )
+    assert grant.spilled_bytes > 0 and result.column(0).num_chunks > 4
+    assert result.get_total_buffer_size() <= 2 * result.nbytes  # 83x before
+
+
 @pytest.mark.parametrize("how", ["inner", "outer", "anti", "cross"])
 def test_grace_hash_join_in_memory_under_budget(tmp_path, how):
     left, right = join_sides(300, 200, 50)
