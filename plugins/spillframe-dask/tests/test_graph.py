@@ -210,3 +210,42 @@ def test_a_plan_task_reserves_its_stage_estimate_in_the_graph():
     graph = build_graph(PhysicalPlan(b.stages, out.id), annotator([capacity]))
     annotations = [layer.annotations["resources"] for layer in graph.graph.layers.values()]
     assert annotations == [{"CPU": 1.0, "MEMORY": 6000}]  # the stage's largest estimate
+
+
+def test_large_stages_reading_an_exchange_are_queued_by_distributed():
+    plan = k.shuffle_plan(parts=3, buckets=8)
+    workers = [("tcp://a:1", 1), ("tcp://b:2", 1)]
+    graph = build_graph(plan, no_resources, workers=workers)
+    tasks = graph.graph.to_dict()
+    # 8 bucket readers on 2 threads: data producers, which distributed queues on the
+    # scheduler like root tasks instead of handing them all out at once.
+    assert all(tasks[key].data_producer for key in graph.output_keys)
+    assert not any(tasks[key].data_producer for key in tasks if key not in graph.output_keys)
+
+
+def test_small_stages_and_one_worker_clusters_are_not_queued():
+    workers = [("tcp://a:1", 1), ("tcp://b:2", 1)]
+    small = build_graph(k.shuffle_plan(parts=3, buckets=4), no_resources, workers=workers)
+    one = build_graph(k.shuffle_plan(parts=3, buckets=8), no_resources, workers=[("tcp://a", 2)])
+    for graph in (small, one):
+        assert not any(task.data_producer for task in graph.graph.to_dict().values())
+
+
+def test_a_bucket_reader_fused_into_its_reader_makes_the_fused_task_queued():
+    b = StageBuilder()
+    scan = b.add("scan-range", [Task(k.make_range, (i, i + 9), "scan-range") for i in range(2)])
+    split = b.add(
+        "hash-split",
+        [Task(k.split_by_y, (TaskRef(scan.id, i), 8), "hash-split", num_outputs=8) for i in (0, 1)],
+    )
+    refs = [[TaskRef(split.id, i, output=j) for i in (0, 1)] for j in range(8)]
+    join = b.add("concat-buckets", [Task(k.concat_list, (r,), "concat-buckets") for r in refs])
+    project = b.add(
+        "project", [Task(k.concat, (TaskRef(join.id, j),), "project") for j in range(8)]
+    )
+    graph = build_graph(
+        PhysicalPlan(b.stages, project.id), no_resources, token="f1", workers=[("a", 1), ("b", 1)]
+    )
+    tasks = graph.graph.to_dict()
+    assert graph.output_keys[0] == ("concat-buckets-project-f1-3", 0)
+    assert all(tasks[key].data_producer for key in graph.output_keys)

@@ -26,6 +26,26 @@ def test_shuffle_plan_streams_every_row_in_partition_order(dask_runner):
     assert rows == list(range(1000))
 
 
+def test_a_large_exchange_reader_stage_is_queued_on_the_scheduler(dask_runner, scheduler):
+    started = time.time()
+    parts = list(dask_runner.run(k.shuffle_plan(rows=4000, parts=4, buckets=8, name="queued")))
+    assert sorted(x for part in parts for x in part.column("x").to_pylist()) == list(range(4000))
+
+    def queued_partitions(s):
+        return {
+            key[1]
+            for key, start, finish, *_, stamp in s.transition_log
+            if stamp >= started
+            and finish == "queued"
+            and isinstance(key, tuple)
+            and key[0].startswith("concat-buckets-")
+        }
+
+    # 8 partitions, 2 worker threads: the later ones waited on the scheduler for a
+    # free worker thread instead of being handed out (and their inputs fetched) at once.
+    assert len(scheduler(queued_partitions)) >= 4
+
+
 def test_task_prefixes_are_operator_words_and_query_is_a_span(dask_runner, scheduler):
     list(dask_runner.run(k.shuffle_plan(name="prefix-query")))
     prefixes = set(scheduler(lambda s: list(s.task_prefixes)))
