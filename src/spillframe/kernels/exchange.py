@@ -19,6 +19,7 @@ Nested key types (list, struct, map) raise ``TypeError``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -498,3 +499,27 @@ def concat_tables(tables: list[pa.Table], schema: pa.Schema | None = None) -> pa
     if chunks > 1 and result.nbytes < chunks * (1 << 20):
         result = result.combine_chunks()
     return result
+
+
+def chunks_of(
+    tables: Iterable[pa.Table],
+    nbytes: int,
+    concat: Callable[[list[pa.Table]], pa.Table] = concat_tables,
+) -> Iterator[pa.Table]:
+    """Consecutive ``tables`` joined by ``concat`` into chunks of about ``nbytes`` each
+    (the last may be smaller); only one chunk's tables are held at a time.
+
+    >>> [t.num_rows for t in chunks_of([pa.table({"a": [1, 2]})] * 3, 20)]
+    [4, 2]
+    """
+    pending: list[pa.Table] = []
+    size = 0
+    for table in tables:
+        pending.append(table)
+        size += table.nbytes
+        del table
+        if size >= nbytes:
+            yield concat(pending)
+            pending, size = [], 0
+    if pending:
+        yield concat(pending)

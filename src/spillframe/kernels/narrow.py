@@ -6,6 +6,7 @@ narrow steps that need no expressions."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spillframe.kernels.budget import current_grant
-from spillframe.kernels.exchange import concat_tables
+from spillframe.kernels.exchange import chunks_of, concat_tables
 
 
 def explode_table(table: pa.Table, columns: list[str]) -> pa.Table:
@@ -164,24 +165,15 @@ def _through(tables: Iterator[pa.Table], steps: tuple[Step, ...]) -> Iterator[pa
 def _gathered(
     tables: Iterator[pa.Table], chunk_bytes: Callable[[pa.Schema], int]
 ) -> Iterator[pa.Table]:
-    """``tables`` concatenated into chunks of ``chunk_bytes(schema)`` bytes or more."""
-    pending: list[pa.Table] = []
-    size = 0
-    wanted: int | None = None
-    for table in tables:
-        if wanted is None:
-            wanted = chunk_bytes(table.schema)
-        if not wanted:
-            yield table
-            continue
-        pending.append(table)
-        size += table.nbytes
-        del table
-        if size >= wanted:
-            yield concat_tables(pending)
-            pending, size = [], 0
-    if pending:
-        yield concat_tables(pending)
+    """``tables`` concatenated into chunks of ``chunk_bytes(schema)`` bytes or more,
+    asked of the first table's schema (0: each table as it is)."""
+    first = next(tables, None)
+    if first is None:
+        return
+    wanted = chunk_bytes(first.schema)
+    tables = itertools.chain([first], tables)
+    del first
+    yield from chunks_of(tables, wanted) if wanted else tables
 
 
 def _row_wise_prefix(steps: tuple[Step, ...]) -> int:

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from spillframe.kernels.budget import MemoryGrant
-from spillframe.kernels.exchange import concat_tables
+from spillframe.kernels.exchange import chunks_of, concat_tables
 from spillframe.kernels.external.runs import (
     _MAX_LEVELS,
     _UNBOUNDED,
     SpilledRun,
     _bucket_count,
-    _chunks,
     _drain,
     _first_bucket_count,
     _hold,
@@ -105,7 +104,7 @@ def _join_streaming(
     )
     other = held.read(held_schema)
     with contextlib.closing(streamed.tables(streamed_schema)) as tables:
-        for chunk in _chunks(tables, spec.budget // 2):
+        for chunk in chunks_of(tables, spec.budget // 2, _stack):
             yield spec.join(chunk, other) if stream_left else spec.join(other, chunk)
 
 

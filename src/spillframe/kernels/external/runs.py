@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from spillframe.kernels.budget import SPILL_COMPRESSION, MemoryGrant
-from spillframe.kernels.exchange import bucket_order, concat_tables, hash_arrays
+from spillframe.kernels.exchange import bucket_order, chunks_of, concat_tables, hash_arrays
 from spillframe.kernels.sort import take_rows
 
 __all__ = ["SpilledRun", "partition_to_disk"]
@@ -283,20 +283,6 @@ def _bucket_ids(
     return buckets
 
 
-def _chunks(tables: Iterable[pa.Table], nbytes: int) -> Iterator[pa.Table]:
-    """Concatenations of consecutive ``tables`` of about ``nbytes`` each."""
-    pending, size = [], 0
-    for table in tables:
-        pending.append(table)
-        size += table.nbytes
-        del table
-        if size >= nbytes:
-            yield _stack(pending)
-            pending, size = [], 0
-    if pending:
-        yield _stack(pending)
-
-
 def partition_to_disk(
     tables: Iterable[pa.Table],
     keys: list[str],
@@ -346,7 +332,7 @@ def partition_to_disk(
             stack.enter_context(_SpillWriter(directory, grant, batch_bytes, split=False))
             for _ in range(num_buckets)
         ]
-        for chunk in _chunks(tables, chunk_bytes):
+        for chunk in chunks_of(tables, chunk_bytes, _stack):
             buckets = _bucket_ids(chunk, keys, num_buckets, seed, spread_from)
             if spread_from is not None:
                 spread_from += chunk.num_rows
