@@ -402,42 +402,46 @@ def pieces_range(pieces: tuple[ParquetPiece, ...], column: str) -> tuple[Any, An
     may be truncated)."""
     low = high = None
     for piece in pieces:
-        found = _CACHE.get(
+        ranges = _CACHE.get(
             [piece.path],
-            ("range", column, piece.row_groups),
-            functools.partial(_row_groups_range, piece.path, piece.row_groups, column),
+            ("row group ranges", column),
+            functools.partial(_row_group_ranges, piece.path, column),
         )
-        if found is None:
+        if ranges is None:
             return None
-        if found == ():  # no row groups
-            continue
-        low = found[0] if low is None else min(low, found[0])
-        high = found[1] if high is None else max(high, found[1])
+        for i in range(len(ranges)) if piece.row_groups is None else piece.row_groups:
+            found = ranges[i]
+            if found is None:
+                return None
+            if found == ():  # an empty row group
+                continue
+            low = found[0] if low is None else min(low, found[0])
+            high = found[1] if high is None else max(high, found[1])
     return None if low is None else (low, high)
 
 
-def _row_groups_range(
-    path: str, row_groups: tuple[int, ...] | None, column: str
-) -> tuple[Any, ...] | None:
+def _row_group_ranges(path: str, column: str) -> tuple[tuple[Any, ...] | None, ...] | None:
+    """Per row group of the file: ``(min, max)`` of ``column``, ``()`` when the group is
+    empty, None without usable statistics; None for the file when the column is not
+    an integer or date column. The footer is read once per file and column."""
     try:
         metadata = pq.ParquetFile(path).metadata
     except (pa.ArrowInvalid, OSError):
         return None
-    field = (
-        metadata.schema.to_arrow_schema().field(column) if column in metadata.schema.names else None
-    )
-    if field is None or not (pa.types.is_integer(field.type) or pa.types.is_date(field.type)):
+    if column not in metadata.schema.names:
+        return None
+    kind = metadata.schema.to_arrow_schema().field(column).type
+    if not (pa.types.is_integer(kind) or pa.types.is_date(kind)):
         return None
     index = metadata.schema.names.index(column)
-    groups = range(metadata.num_row_groups) if row_groups is None else row_groups
-    low = high = None
-    for i in groups:
-        chunk = metadata.row_group(i).column(index)
-        stats = chunk.statistics
-        if metadata.row_group(i).num_rows == 0:
-            continue
-        if stats is None or not stats.has_min_max or stats.null_count is None or stats.null_count:
-            return None
-        low = stats.min if low is None else min(low, stats.min)
-        high = stats.max if high is None else max(high, stats.max)
-    return () if low is None else (low, high)
+    ranges: list[tuple[Any, ...] | None] = []
+    for i in range(metadata.num_row_groups):
+        group = metadata.row_group(i)
+        stats = group.column(index).statistics
+        if group.num_rows == 0:
+            ranges.append(())
+        elif stats is None or not stats.has_min_max or stats.null_count is None or stats.null_count:
+            ranges.append(None)
+        else:
+            ranges.append((stats.min, stats.max))
+    return tuple(ranges)
