@@ -81,7 +81,6 @@ class UniqueKeyIndex:
 
     table: pa.Table
     key: str
-    key_type: pa.DataType
     #: Row of ``table`` by key value minus ``low``; -1 where no row has that key.
     rows: np.ndarray
     low: int
@@ -117,6 +116,7 @@ class UniqueKeyIndex:
             raise ValueError(f"a {how} join cannot stream the side opposite {self.side!r}")
         if self.membership and how not in ("semi", "anti"):
             raise ValueError(f"an index built for membership cannot answer a {how} join")
+        rows = chunk  # semi and anti joins keep these rows as they are
         if self.side == "right":
             chunk, _ = coerce_join_keys(chunk, self.table, [chunk_on], [self.key])
         else:
@@ -124,7 +124,7 @@ class UniqueKeyIndex:
         found = self.positions(chunk.column(chunk_on))
         matched = found >= 0
         if how in ("semi", "anti"):
-            return chunk.filter(pa.array(matched if how == "semi" else ~matched))
+            return rows.filter(pa.array(matched if how == "semi" else ~matched))
         if how == "inner":
             kept = np.flatnonzero(matched)
             chunk = take_rows(chunk, pa.array(kept)) if len(kept) < chunk.num_rows else chunk
@@ -228,4 +228,4 @@ def index_unique_keys(
         rows[values - low] = positions
         if not np.array_equal(rows[values - low], positions):
             return None  # a key held by two rows
-    return UniqueKeyIndex(table, on[0], kind, rows, low, side, membership)
+    return UniqueKeyIndex(table, on[0], rows, low, side, membership)

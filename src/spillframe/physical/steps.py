@@ -258,9 +258,9 @@ class SliceStep:
         return slice_partition(table, self.part, self.parts)
 
 
-#: A broadcast side that is not indexed (see BroadcastJoinStep) is joined with chunks of the streamed side
-#: of at least this many bytes, and of at least four times its own size, so that
-#: building its hash table once per chunk costs a bounded share of the join.
+#: A broadcast side that is not indexed (see BroadcastJoinStep) is joined with chunks
+#: of the streamed side of at least this many bytes, and of at least four times its
+#: own size, so that building its hash table once per chunk costs a bounded share.
 BROADCAST_CHUNK_BYTES = 16 << 20
 #: Pieces probed against an indexed broadcast side are gathered to about this size
 #: (TPC-H Q19's scan keeps 4k rows of each row group: 27 probes, and 27 evaluations of
@@ -352,7 +352,7 @@ class JoinSpec:
     prefix: str
     suffix: str | None
     schema: pa.Schema
-    #: The side every task reads whole ("left" or "right") in a broadcast join.
+    #: The side every task reads whole ("left" or "right") in a fused broadcast join.
     broadcast: str | None = None
 
 

@@ -152,7 +152,6 @@ def broadcast_join(
 ) -> Pending:
     small, big = (right, left) if side == "right" else (left, right)
     small = low.computed(small)
-    spec = dataclasses.replace(spec, broadcast=side)
     if spec.how in STREAMS_PAST[side]:
         return _fused_broadcast_join(left, right, small, big, spec, side)
     every = [p.source for p in small.parts]
@@ -185,7 +184,7 @@ def _fused_broadcast_join(
     Each task reads the small side whole (see :class:`BroadcastJoinStep`)."""
     (stage_id,) = {p.source.stage_id for p in small.parts}
     every = tuple(p.source for p in small.parts)
-    step = BroadcastJoinStep(spec, stage_id)
+    step = BroadcastJoinStep(dataclasses.replace(spec, broadcast=side), stage_id)
     parts = tuple(p.then(step, (stage_id, every)) for p in big.parts)
     estimate, share, rows = _join_estimate(spec.how, left, right)
     keeps_left = side == "right" and spec.how in ("inner", "left", "semi", "anti")
