@@ -31,7 +31,15 @@ class Config:
     partition_bytes : int
         Target in-memory size of one partition; scans and exchanges are sized by it.
     broadcast_join_bytes : int
-        A join side estimated below this many bytes is broadcast instead of shuffled.
+        A join side estimated below this many bytes is broadcast instead of shuffled;
+        0 turns broadcast joins off.
+    broadcast_index_bytes : int
+        A larger threshold for a join side whose key is one integer-like column (a
+        dimension table's primary key, in the usual case): each task of the other side
+        indexes it once by key and streams past it, so it costs its own bytes and a
+        lookup array, not a hash table rebuilt per chunk. Runners suggest a share of
+        their memory budget (the py runner: half of ``memory_limit``); never below
+        ``broadcast_join_bytes``.
     sort_samples_per_partition : int
         Rows sampled from each partition to choose a sort's range boundaries.
     max_exchange_partitions : int
@@ -45,6 +53,7 @@ class Config:
 
     partition_bytes: int = 128 * MiB
     broadcast_join_bytes: int = 16 * MiB
+    broadcast_index_bytes: int = 16 * MiB
     sort_samples_per_partition: int = 1024
     max_exchange_partitions: int = 512
     parallelism: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
@@ -54,7 +63,7 @@ class Config:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if not isinstance(value, int) or value < (
-                0 if field.name == "broadcast_join_bytes" else 1
+                0 if field.name.startswith("broadcast_") else 1
             ):
                 raise ValueError(f"config {field.name} must be a positive int, got {value!r}")
 

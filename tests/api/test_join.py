@@ -322,7 +322,9 @@ def test_a_filtered_side_is_expected_small_enough_to_broadcast(sf_runner, make_d
     facts = pa.table({"k": rng.integers(0, 2000, 4000), "x": rng.normal(size=4000)})
     dims = pa.table({"key": np.arange(2000), "w": rng.normal(size=2000)})  # 32 KB
 
-    with sf.config.configure(broadcast_join_bytes=20_000, partition_bytes=16 * 1024):
+    with sf.config.configure(
+        broadcast_join_bytes=20_000, broadcast_index_bytes=20_000, partition_bytes=16 * 1024
+    ):
         left, right = make_df(facts, num_partitions=4), make_df(dims, num_partitions=2)
         plain = left.join(right, left_on="k", right_on="key")
         filtered = left.join(right.where(col("w") > 0), left_on="k", right_on="key")
@@ -342,7 +344,9 @@ def test_a_semi_join_on_a_filtered_side_is_expected_small(sf_runner, make_df):
     orders = pa.table({"key": np.arange(2000), "w": rng.normal(size=2000)})  # 32 KB
     chosen = pa.table({"id": np.arange(0, 2000, 7), "score": rng.normal(size=286)})
 
-    with sf.config.configure(broadcast_join_bytes=20_000, partition_bytes=16 * 1024):
+    with sf.config.configure(
+        broadcast_join_bytes=20_000, broadcast_index_bytes=20_000, partition_bytes=16 * 1024
+    ):
         big, dims = make_df(facts, num_partitions=4), make_df(orders, num_partitions=2)
         picks = make_df(chosen, num_partitions=2)
         kept = dims.join(picks.where(col("score") > 0), left_on="key", right_on="id", how="semi")
@@ -364,7 +368,9 @@ def test_a_side_expected_small_but_possibly_large_is_not_broadcast(make_df):
     facts = pa.table({"k": rng.integers(0, 2000, 4000), "x": rng.normal(size=4000)})
     dims = pa.table({"key": np.arange(2000), "w": rng.normal(size=2000)})  # 32 KB
 
-    with sf.config.configure(broadcast_join_bytes=20_000, partition_bytes=1024):
+    with sf.config.configure(
+        broadcast_join_bytes=20_000, broadcast_index_bytes=20_000, partition_bytes=1024
+    ):
         left, right = make_df(facts, num_partitions=4), make_df(dims, num_partitions=2)
         filtered = left.join(right.where(col("w") > 0), left_on="k", right_on="key")
         assert broadcast_joins(filtered) == 0
@@ -378,3 +384,37 @@ def test_each_condition_of_a_filter_counts_with_backoff():
     assert one == pytest.approx(0.2)
     assert two == pytest.approx(0.2 * 0.2**0.5)
     assert predicate_selectivity((col("a") > 1) | (col("b") > 1)) == pytest.approx(0.2)
+
+
+def test_a_side_indexable_by_its_key_is_broadcast_up_to_broadcast_index_bytes(sf_runner, make_df):
+    """Above broadcast_join_bytes, a side joined on one integer key is still broadcast
+    (each task indexes it by key) while it stays under broadcast_index_bytes and at most
+    a quarter of the other side; a string key is not; broadcast_join_bytes=0 turns both
+    off. Every plan gives the same answer."""
+    rng = np.random.default_rng(9)
+    facts = pa.table({"k": rng.integers(0, 2000, 40_000), "x": rng.normal(size=40_000)})
+    dims = pa.table({"key": np.arange(2000), "w": rng.normal(size=2000)})  # 32 KB
+    frame = dims.to_pandas()
+    expected = facts.to_pandas().merge(frame, left_on="k", right_on="key")
+
+    def query(left, right, on=("k", "key")):
+        return make_df(left, num_partitions=4).join(
+            make_df(right, num_partitions=2), left_on=on[0], right_on=on[1]
+        )
+
+    small = {"broadcast_join_bytes": 4_000, "partition_bytes": 64 * 1024}
+    with sf.config.configure(broadcast_index_bytes=100_000, **small):
+        indexed = query(facts, dims)
+        assert broadcast_joins(indexed) == 1
+        assert_df_equal(indexed.to_arrow(), expected, check_dtype=False)
+        as_text = query(
+            facts.set_column(0, "k", facts["k"].cast(pa.string())),
+            dims.set_column(0, "key", dims["key"].cast(pa.string())),
+        )
+        assert broadcast_joins(as_text) == 0
+        # The side streaming past must be four times larger: not the dims themselves.
+        assert broadcast_joins(query(dims.rename_columns(["k", "x"]), dims)) == 0
+    with sf.config.configure(broadcast_index_bytes=10_000, **small):
+        assert broadcast_joins(query(facts, dims)) == 0
+    with sf.config.configure(broadcast_index_bytes=100_000, broadcast_join_bytes=0):
+        assert broadcast_joins(query(facts, dims)) == 0

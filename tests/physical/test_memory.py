@@ -8,7 +8,7 @@ import spillframe as sf
 from spillframe import col
 from spillframe.api.execution import physical_plan
 from spillframe.config import configure, get_config
-from spillframe.physical.memory import JOIN_FACTOR, SORT_FACTOR, SPLIT_FACTOR
+from spillframe.physical.memory import INDEX_FACTOR, JOIN_FACTOR, SORT_FACTOR, SPLIT_FACTOR
 from spillframe.physical.plan import Task, WorkingMemory
 
 
@@ -141,3 +141,37 @@ def test_a_global_aggregation_reserves_for_one_row_per_partition():
     assert final.estimated_rows == 1
     assert final.estimated_bytes <= 100
     assert final.tasks[0].reservation().memory_bytes < 1 << 20
+
+
+def test_a_broadcast_side_counts_for_what_each_task_builds_over_it():
+    """The fused broadcast join reads its small side as stored (the store budgets it):
+    each task reserves its streamed input times the join factor, plus the index built
+    over the small side (half its bytes at most), not three copies of it."""
+    with configure(partition_bytes=64 << 10, broadcast_join_bytes=1 << 20):
+        big = _frame(40_000, 4)
+        small = sf.from_pydict(
+            {"k": list(range(101)), "name": [f"n{i}" for i in range(101)]}, num_partitions=2
+        )
+        plan = _plan(big.join(small, on="k"))
+    fused = next(s for s in plan.topological_stages() if "broadcast-join" in s.name)
+    memory = fused.tasks[0].memory
+    assert memory.held_bytes > 0 and memory.held_factor == INDEX_FACTOR
+    streamed = memory.scan_bytes + memory.ref_bytes - memory.held_bytes
+    assert fused.tasks[0].reservation().memory_bytes == int(
+        streamed * memory.factor + memory.held_bytes * INDEX_FACTOR
+    )
+    # The small side's two partitions are combined once, by a stage of one task.
+    (combine,) = [s for s in plan.topological_stages() if s.name == "broadcast-combine"]
+    assert combine.num_partitions == 1
+
+
+def test_held_inputs_larger_than_planned_count_as_streamed():
+    memory = WorkingMemory(scan_bytes=0, ref_bytes=100, factor=3.0, held_bytes=100, held_factor=0.5)
+    assert memory.peak() == 50
+    assert memory.peak(40) == 20  # the held side came smaller
+    assert memory.peak(300) == 50 + 200 * 3  # more than planned: the excess at 3x
+
+
+def test_py_runner_broadcasts_indexed_sides_up_to_half_its_budget():
+    runner = sf.runners.py_runner.PyRunner(num_threads=2, memory_limit=512 << 20)
+    assert runner.planning_defaults()["broadcast_index_bytes"] == 256 << 20

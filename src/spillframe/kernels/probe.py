@@ -29,15 +29,17 @@ import pyarrow.compute as pc
 from spillframe.kernels.join import coerce_join_keys, common_key_type, join_output_schema
 from spillframe.kernels.sort import take_rows, take_values
 
-__all__ = ["UniqueKeyIndex", "index_unique_keys", "STREAMS_PAST"]
+__all__ = ["UniqueKeyIndex", "index_unique_keys", "indexable_keys", "STREAMS_PAST"]
 
-#: The lookup array (4 bytes per value in the key range) may take twice the small
+#: The lookup array (4 bytes per value in the key range) may take half the small
 #: side's own bytes, or :data:`LOOKUP_ALLOWANCE`, whichever is more: every task that
-#: probes holds one. Without it the big side is hash-joined chunk by chunk, each chunk
-#: building the small side's hash table again: TPC-H SF1 Q5's filtered orders (227k
-#: rows, 3.5 MiB, keys spread over 6M values: a 24 MB array) made the query 1.7x
-#: slower that way.
-MAX_LOOKUP_SHARE = 2.0
+#: probes holds one, and the memory model reserves that much per task
+#: (:data:`spillframe.physical.memory.INDEX_FACTOR`). Without it the big side is
+#: hash-joined chunk by chunk, each chunk building the small side's hash table again:
+#: TPC-H SF1 Q5's filtered orders (227k rows, 3.5 MiB, keys spread over 6M values: a
+#: 24 MB array) made the query 1.7x slower that way. A dense primary key needs 4
+#: bytes per row, a small share of any row (SF1 orders: 24 MB for 173 MiB).
+MAX_LOOKUP_SHARE = 0.5
 LOOKUP_ALLOWANCE = 32 << 20
 
 #: The joins that can stream one side past the other held whole, by the held side:
@@ -55,6 +57,20 @@ def _indexable(dtype: pa.DataType) -> bool:
         or pa.types.is_time(dtype)
         or pa.types.is_duration(dtype)
     )
+
+
+def indexable_keys(left: pa.DataType, right: pa.DataType) -> bool:
+    """Whether a join on one key of these types could be indexed by
+    :func:`index_unique_keys` (whether it is depends on the values: unique, dense).
+
+    >>> indexable_keys(pa.int32(), pa.int64()), indexable_keys(pa.string(), pa.string())
+    (True, False)
+    """
+    try:
+        kind = common_key_type(left, right)
+    except TypeError:
+        return False
+    return kind is not None and _indexable(kind)
 
 
 def _as_int64(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
@@ -187,14 +203,9 @@ def index_unique_keys(
     >>> index.join(pa.table({"k": [20, 30, 20]}), "k", "left").to_pylist()
     [{'k': 20, 'name': 'b'}, {'k': 30, 'name': None}, {'k': 20, 'name': 'b'}]
     """
-    if len(on) != 1:
+    if len(on) != 1 or not indexable_keys(other_type, table.schema.field(on[0]).type):
         return None
-    try:
-        kind = common_key_type(other_type, table.schema.field(on[0]).type)
-    except TypeError:
-        return None
-    if kind is None or not _indexable(kind):
-        return None
+    kind = common_key_type(other_type, table.schema.field(on[0]).type)
     if table.schema.field(on[0]).type != kind:
         index = table.schema.get_field_index(on[0])
         table = table.set_column(

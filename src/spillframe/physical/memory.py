@@ -11,7 +11,9 @@ kernel writes a new output):
   and the buckets, a copy of the input;
 - a sort holds its input, the sort keys and permutation, and the sorted copy;
 - a join holds both inputs, a hash table over the build side and an output about as
-  large as its inputs (a one-to-many join repeats the one side);
+  large as its inputs (a one-to-many join repeats the one side); a broadcast join
+  fused into its big side's pipeline reads the small side as stored, and counts only
+  the index or hash table it builds over it;
 - an aggregation holds its input, the groups and a (smaller) output.
 
 The wide kernels' out-of-core forms switch over at the same multiples (see
@@ -34,6 +36,13 @@ SPLIT_FACTOR = 2.5
 SORT_FACTOR = 3.0
 JOIN_FACTOR = 3.0
 AGGREGATE_FACTOR = 2.0
+#: Bytes per byte of a fused broadcast join's small side that each task of the big
+#: side builds over it, the side itself being stored once: an Acero hash table (about
+#: twice the side), or for a side indexed by its key the lookup array, which
+#: :data:`spillframe.kernels.probe.MAX_LOOKUP_SHARE` bounds (with a 32 MiB floor that
+#: only small sides reach).
+HASH_TABLE_FACTOR = 2.0
+INDEX_FACTOR = 0.5
 
 
 def pipeline_factor(steps: Iterable[Any]) -> float:
@@ -64,11 +73,28 @@ def planned_output_bytes(ref: TaskRef, stages: dict[int, Stage]) -> int:
 
 
 def working_memory(
-    args: Any, scan_bytes: int, factor: float, stages: dict[int, Stage]
+    args: Any,
+    scan_bytes: int,
+    factor: float,
+    stages: dict[int, Stage],
+    held: Iterable[tuple[Any, float]] = (),
 ) -> WorkingMemory:
-    """The estimate of a task reading ``args`` (plus ``scan_bytes`` from files)."""
+    """The estimate of a task reading ``args`` (plus ``scan_bytes`` from files);
+    ``held``: ``(refs, factor)`` of inputs among ``args`` that the task keeps whole as
+    stored, each costing ``factor`` times its bytes (see :class:`WorkingMemory`)."""
     in_memory = sum(a.nbytes for a in _tables(args))
-    return WorkingMemory(scan_bytes + in_memory, ref_bytes(args, stages), factor)
+    held_bytes, held_peak = 0, 0.0
+    for refs, held_factor in held:
+        nbytes = ref_bytes(refs, stages)
+        held_bytes += nbytes
+        held_peak += nbytes * held_factor
+    return WorkingMemory(
+        scan_bytes + in_memory,
+        ref_bytes(args, stages),
+        factor,
+        held_bytes,
+        held_peak / held_bytes if held_bytes else 0.0,
+    )
 
 
 def _tables(value: Any) -> Iterable[pa.Table]:

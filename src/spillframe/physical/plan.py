@@ -37,12 +37,20 @@ class WorkingMemory:
     scan_bytes: int = 0
     ref_bytes: int = 0
     factor: float = 0.0
+    #: Planned bytes, among ``ref_bytes``, of inputs the task reads whole and keeps as
+    #: they are stored (a fused broadcast join's small side): they count
+    #: ``held_factor`` times, for the index or hash table built over them, instead of
+    #: ``factor`` times, since the store holds (and budgets) the table itself.
+    held_bytes: int = 0
+    held_factor: float = 0.0
 
     def peak(self, ref_bytes: int | None = None) -> int:
         """Estimated peak bytes; ``ref_bytes``: the actual size of the task's inputs
-        that are outputs of other tasks (the planned size when None)."""
+        that are outputs of other tasks (the planned size when None). Actual bytes
+        beyond the planned held ones count as streamed input (the larger factor)."""
         refs = self.ref_bytes if ref_bytes is None else ref_bytes
-        return int((self.scan_bytes + refs) * self.factor)
+        held = min(self.held_bytes, refs)
+        return int((self.scan_bytes + refs - held) * self.factor + held * self.held_factor)
 
 
 @dataclass(frozen=True, slots=True)

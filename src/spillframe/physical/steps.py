@@ -43,7 +43,13 @@ from spillframe.kernels.narrow import (
 )
 from spillframe.kernels.probe import UniqueKeyIndex, index_unique_keys
 from spillframe.kernels.sort import sort_table, top_k
-from spillframe.physical.memory import AGGREGATE_FACTOR, JOIN_FACTOR, SORT_FACTOR
+from spillframe.physical.memory import (
+    AGGREGATE_FACTOR,
+    HASH_TABLE_FACTOR,
+    INDEX_FACTOR,
+    JOIN_FACTOR,
+    SORT_FACTOR,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +214,17 @@ class TopKStep:
 
 
 @dataclass(frozen=True, slots=True)
+class CombineChunksStep:
+    """One chunk per column. A broadcast join's small side, read whole by every task
+    of its big side, is combined once by a task of its own: each reader would
+    otherwise concatenate its parts, and index or hash them, into a copy of its own
+    (SF1 orders at memory_limit=512 MiB: two 173 MiB copies at a time)."""
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return table.combine_chunks()
+
+
+@dataclass(frozen=True, slots=True)
 class PackStep:
     """Keep ``keys`` and pack every other column into one non-null struct column ``name``."""
 
@@ -284,8 +301,16 @@ class BroadcastJoinStep:
 
     spec: JoinSpec
     input_key: int
+    #: The key is one integer-like column, so the small side is likely indexed.
+    indexed: bool = False
     row_wise: ClassVar[bool] = True
     memory_factor: ClassVar[float] = JOIN_FACTOR
+
+    @property
+    def input_factor(self) -> float:
+        """Bytes per byte of the small side the task builds over it (the memory model's
+        :data:`~spillframe.physical.memory.INDEX_FACTOR` or ``HASH_TABLE_FACTOR``)."""
+        return INDEX_FACTOR if self.indexed else HASH_TABLE_FACTOR
 
     def __call__(self, table: pa.Table) -> pa.Table:
         spec, side = self.spec, self.spec.broadcast

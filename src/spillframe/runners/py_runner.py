@@ -184,9 +184,16 @@ class PyRunner(Runner):
         """Partitions small enough that every thread's task fits the budget: the
         largest multiple in the memory model (a sort or join holds about three times
         its input) times the threads, times two so that stored outputs keep half the
-        budget; at most the core's default of 128 MiB, at least 1 MiB."""
+        budget; at most the core's default of 128 MiB, at least 1 MiB.
+
+        A join side indexable by its key is broadcast up to that same half of the
+        budget (``broadcast_index_bytes``): stored once, it is the one output the
+        tasks streaming past it keep."""
         per_task = self.memory_limit / (2 * self.num_threads * MAX_FACTOR)
-        return {"partition_bytes": int(min(DEFAULT_PARTITION_BYTES, max(MiB, per_task)))}
+        return {
+            "partition_bytes": int(min(DEFAULT_PARTITION_BYTES, max(MiB, per_task))),
+            "broadcast_index_bytes": self.memory_limit // 2,
+        }
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:

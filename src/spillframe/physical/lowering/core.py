@@ -293,10 +293,22 @@ class Lowering:
         outputs ``args`` reference; see :mod:`spillframe.physical.memory`)."""
         label = ", ".join(pending.labels) or name
         inputs = dict(pair for p in parts for pair in p.inputs)
+        held = []
         if inputs:  # the steps read other stages' outputs: see kernels.inputs
             listed = [(key, list(refs)) for key, refs in inputs.items()]
             kernel, args = with_inputs, (listed, kernel, args)
-        memory = working_memory(args, sum(p.scan_bytes for p in parts), factor, self.builder.stages)
+            for key, refs in inputs.items():
+                # What the steps reading the input build over it (BroadcastJoinStep).
+                factors = [
+                    float(getattr(s, "input_factor"))  # noqa: B009 - steps are plain callables
+                    for p in parts
+                    for s in p.steps
+                    if getattr(s, "input_key", None) == key
+                ]
+                held.append((refs, max(factors)))
+        memory = working_memory(
+            args, sum(p.scan_bytes for p in parts), factor, self.builder.stages, held
+        )
         return Task(kernel, args, name, pending.resources, num_outputs, label, memory)
 
     def exchange_partitions(self, estimated_bytes: int | None, fallback: int) -> int:

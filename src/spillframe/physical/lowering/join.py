@@ -10,13 +10,18 @@ import dataclasses
 
 import pyarrow as pa
 
-from spillframe.kernels.probe import STREAMS_PAST
+from spillframe.kernels.probe import STREAMS_PAST, indexable_keys
 from spillframe.logical import nodes as L
 from spillframe.physical.lowering.core import Lowering, Part, Pending, lowers
 from spillframe.physical.lowering.exchange import hash_exchange
 from spillframe.physical.memory import JOIN_FACTOR
 from spillframe.physical.plan import TaskRef
-from spillframe.physical.steps import BroadcastJoinStep, JoinSpec, join_partitions
+from spillframe.physical.steps import (
+    BroadcastJoinStep,
+    CombineChunksStep,
+    JoinSpec,
+    join_partitions,
+)
 
 
 @lowers(L.Join)
@@ -25,7 +30,8 @@ def lower_join(low: Lowering, node: L.Join) -> Pending:
         return _reducing_semi_join(low, node)
     left, right = low.visit(node.left), low.visit(node.right)
     spec = JoinSpec(node.left_on, node.right_on, node.how, node.prefix, node.suffix, node.schema)
-    side = broadcast_side(low, node, left, right)
+    indexed = indexable_join(left.schema, right.schema, spec)
+    side = broadcast_side(low, node, left, right, indexed)
     if side is not None:
         return broadcast_join(low, left, right, spec, side)
     # Partitions sized by the inputs, which is what the exchange feeding the join
@@ -117,8 +123,19 @@ def _reducing_semi_join(low: Lowering, node: L.Join) -> Pending:
     return broadcast_join(low, rows, keys, spec, "right")
 
 
-def broadcast_side(low: Lowering, node: L.Join, left: Pending, right: Pending) -> str | None:
-    """ "right" or "left" when that side should be broadcast, else None (hash join)."""
+def indexable_join(left: pa.Schema, right: pa.Schema, spec: JoinSpec) -> bool:
+    """Whether the join is on one key of integer-like types on both sides, which a
+    broadcast join can index instead of hash-joining (see :mod:`spillframe.kernels.probe`)."""
+    if len(spec.left_on) != 1:
+        return False
+    return indexable_keys(left.field(spec.left_on[0]).type, right.field(spec.right_on[0]).type)
+
+
+def broadcast_side(
+    low: Lowering, node: L.Join, left: Pending, right: Pending, indexed: bool = False
+) -> str | None:
+    """ "right" or "left" when that side should be broadcast, else None (hash join).
+    ``indexed``: the join's key could be indexed (:func:`broadcastable`)."""
     if node.how == "cross":
         return "right"
     if node.strategy == "hash" or node.how == "outer":
@@ -129,22 +146,58 @@ def broadcast_side(low: Lowering, node: L.Join, left: Pending, right: Pending) -
         if can_right and (not can_left or _smaller(right, left)):
             return "right"
         return "left" if can_left else None
-    if can_right and broadcastable(low, right) and left.num_partitions > 1:
-        return "right"
-    if can_left and broadcastable(low, left) and right.num_partitions > 1:
-        return "left"
-    return None
+    candidates = []
+    if can_right and left.num_partitions > 1 and broadcastable(low, right, indexed, left):
+        candidates.append((right.expected_bytes or 0, 0, "right"))
+    if can_left and right.num_partitions > 1 and broadcastable(low, left, indexed, right):
+        candidates.append((left.expected_bytes or 0, 1, "left"))
+    return min(candidates)[2] if candidates else None  # the smaller; right on a tie
 
 
-def broadcastable(low: Lowering, side: Pending) -> bool:
+#: A side broadcast only by ``broadcast_index_bytes`` is at most this many times smaller
+#: than the side streaming past it (by their expected bytes). A broadcast join saves
+#: the exchange of the streamed side, but its output loses the hash partitioning on
+#: the key that a later groupby or join on it would have reused. Measured on TPC-H
+#: SF1: Q12 (orders 173 MiB against a filtered lineitem 30 MiB) and Q18 ran 1.6x
+#: slower with orders broadcast; Q10 (customer 26 MiB against 31 MiB of lineitem
+#: joined with orders, then grouped by the customer key) 1.17x slower.
+INDEXED_SHARE = 4
+
+
+def broadcastable(
+    low: Lowering, side: Pending, indexed: bool = False, other: Pending | None = None
+) -> bool:
     """Whether ``side`` is small enough to send whole to every task of the other side:
     expected (after filters) under ``broadcast_join_bytes``, and at most (the upper
     bound) four partitions' worth, so a guess that filters keep little cannot make
-    every task hold a large table."""
+    every task hold a large table.
+
+    A side the join could index by its one integer-like key (``indexed``) may be as
+    large as ``broadcast_index_bytes``, its upper bound included: it is stored once,
+    and each task of the other side holds a lookup array and the chunk it probes, not
+    a hash table per chunk. The py runner sets that to half its memory budget, so at
+    memory_limit=512 MiB SF1 lineitem streams past orders (173 MiB) as DuckDB's join
+    does, instead of exchanging 1.4 GiB. Such a side must also be expected at most
+    1/:data:`INDEXED_SHARE` of the ``other`` side, which streams past it.
+    ``broadcast_join_bytes=0`` turns both off.
+    """
+    config = low.config
     if side.expected_bytes is None or side.estimated_bytes is None:
         return False
-    cap = max(low.config.broadcast_join_bytes, 4 * low.config.partition_bytes)
-    return side.expected_bytes <= low.config.broadcast_join_bytes and side.estimated_bytes <= cap
+    if config.broadcast_join_bytes == 0:
+        return False
+    if (
+        indexed
+        and side.estimated_bytes <= config.broadcast_index_bytes
+        and (
+            other is None
+            or other.expected_bytes is None
+            or side.expected_bytes * INDEXED_SHARE <= other.expected_bytes
+        )
+    ):
+        return True
+    cap = max(config.broadcast_join_bytes, 4 * config.partition_bytes)
+    return side.expected_bytes <= config.broadcast_join_bytes and side.estimated_bytes <= cap
 
 
 def broadcast_join(
@@ -152,6 +205,8 @@ def broadcast_join(
 ) -> Pending:
     small, big = (right, left) if side == "right" else (left, right)
     small = low.computed(small)
+    if spec.how in STREAMS_PAST[side] and small.num_partitions > 1:
+        small = _combined(low, small)
     if spec.how in STREAMS_PAST[side]:
         return _fused_broadcast_join(left, right, small, big, spec, side)
     every = [p.source for p in small.parts]
@@ -175,6 +230,14 @@ def broadcast_join(
     return _stage_output(stage.id, len(tasks), spec.schema, estimate, partitioning, share, rows)
 
 
+def _combined(low: Lowering, small: Pending) -> Pending:
+    """The small side of a fused broadcast join as one partition of one chunk per
+    column, made by one task (see :class:`CombineChunksStep`)."""
+    part = Part([p.source for p in small.parts], (CombineChunksStep(),))
+    merged = dataclasses.replace(small, parts=(part,), words=("broadcast-combine",))
+    return low.computed(merged)
+
+
 def _fused_broadcast_join(
     left: Pending, right: Pending, small: Pending, big: Pending, spec: JoinSpec, side: str
 ) -> Pending:
@@ -184,7 +247,8 @@ def _fused_broadcast_join(
     Each task reads the small side whole (see :class:`BroadcastJoinStep`)."""
     (stage_id,) = {p.source.stage_id for p in small.parts}
     every = tuple(p.source for p in small.parts)
-    step = BroadcastJoinStep(dataclasses.replace(spec, broadcast=side), stage_id)
+    indexed = indexable_join(left.schema, right.schema, spec)
+    step = BroadcastJoinStep(dataclasses.replace(spec, broadcast=side), stage_id, indexed)
     parts = tuple(p.then(step, (stage_id, every)) for p in big.parts)
     estimate, share, rows = _join_estimate(spec.how, left, right)
     keeps_left = side == "right" and spec.how in ("inner", "left", "semi", "anti")
