@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 import sfdask_kernels as k
@@ -63,17 +64,32 @@ def test_sizeof_counts_what_a_table_keeps_alive(big):
 def test_a_slice_serializes_without_its_parent(big):
     part = big.slice(0, 1000)
     header, frames = serialize(part)
-    assert header["serializer"] == "dask"  # Arrow IPC, not pickle
+    assert header["serializer"] == "dask"  # ours, not distributed's pickle
     assert sum(memoryview(f).nbytes for f in frames) < 4 * part.nbytes + 4096
+    assert deserialize(header, frames).equals(part)
 
 
-def test_tables_read_from_a_misaligned_frame_are_aligned(big):
-    header, frames = serialize(big.slice(0, 5000))
-    raw = bytes(memoryview(frames[0]))
-    shifted = memoryview(bytearray(len(raw) + 1))[1:]  # starts one byte off
-    shifted[:] = raw
-    table = deserialize(header, [shifted])
-    assert table.equals(big.slice(0, 5000))
+def test_a_table_travels_as_its_own_buffers_not_a_copy(big):
+    header, frames = serialize(big)
+    data = big.column("x").chunks[0].buffers()[1]
+    addresses = [np.frombuffer(memoryview(f), np.uint8).ctypes.data for f in frames[1:]]
+    assert data.address in addresses
+    table = deserialize(header, frames)
+    assert table.equals(big)
+    assert table.column("x").chunks[0].buffers()[1].address == data.address
+
+
+@pytest.mark.parametrize("rows", [5_000, 200_000], ids=["small-as-ipc", "large-as-buffers"])
+def test_tables_read_from_misaligned_frames_are_aligned(big, rows):
+    header, frames = serialize(big.slice(0, rows))
+    shifted = []
+    for frame in frames:
+        raw = bytes(memoryview(frame))
+        view = memoryview(bytearray(len(raw) + 1))[1:]  # starts one byte off
+        view[:] = raw
+        shifted.append(view)
+    table = deserialize(header, shifted)
+    assert table.equals(big.slice(0, rows))
     data = table.column("x").chunks[0].buffers()[1]
     assert data.address % 8 == 0
 

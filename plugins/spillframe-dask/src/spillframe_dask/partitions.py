@@ -5,18 +5,24 @@ sliced ``pyarrow.Table`` keeps its parent's buffers alive, so a 10-row slice of
 a 1 GiB table holds 1 GiB of memory. Every kernel therefore runs inside
 :func:`execute_kernel`, which copies such outputs into buffers of their own
 before the worker stores them, and :func:`sizeof_table` reports what a table
-really holds. Tables travel and spill as Arrow IPC streams in distributed's
-``dask`` serializer family (:func:`serialize_table`): IPC writes only the visible
-part of each buffer, and reading copies any buffer that lands misaligned in a
-received frame (Acero warns about, and may mis-handle, such buffers).
+really holds. Tables travel and spill in distributed's ``dask`` serializer family
+(:func:`serialize_table`). A large one goes as one frame per Arrow buffer, the
+buffers themselves (pickle protocol 5 out of band), not a copy: a worker spilling a
+49 MiB join output at 90 % of its memory no longer needs 49 MiB more to do it, nor
+to send it (SF1 lineitem joined with orders at 32 MiB partitions on 512 MiB
+workers: 3 workers killed before, none after). A small one goes as one Arrow IPC
+stream. Buffers that arrive misaligned for Arrow are copied into aligned ones when
+read (Acero warns about, and may mis-handle, such buffers).
 """
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import psutil
 import pyarrow as pa
 
@@ -163,21 +169,64 @@ def sizeof_table(table: pa.Table) -> int:
     return int(table.get_total_buffer_size()) + _TABLE_OVERHEAD
 
 
-def serialize_table(table: pa.Table) -> tuple[dict, list[pa.Buffer]]:
-    """One Arrow IPC stream frame (distributed's ``dask`` serializer family)."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return {}, [sink.getvalue()]
+#: Received frames starting at an address that is not a multiple of this are copied
+#: (Arrow's allocations are 64-byte aligned; a type needs at most its own width).
+FRAME_ALIGNMENT = 64
+
+
+#: Tables of at least this many bytes travel as their own buffers; smaller ones (the
+#: buckets of an exchange, thousands of them) as one Arrow IPC frame, a copy too small
+#: to matter and one frame instead of one per buffer. All buffers: SF1 lineitem joined
+#: with orders at 8 MiB partitions took 48 s instead of 34 s.
+OWN_BUFFERS_BYTES = 1 << 20
+
+
+def serialize_table(table: pa.Table) -> tuple[dict, list[Any]]:
+    """A table as frames (distributed's ``dask`` serializer family).
+
+    From :data:`OWN_BUFFERS_BYTES` up: its metadata as a small pickle, then each of its
+    buffers as a frame of its own, not copied; a table that drags a larger parent's
+    buffers is compacted first, so only its rows travel. Smaller tables: one Arrow IPC
+    stream, which writes only the visible part of each buffer."""
+    if table.nbytes < OWN_BUFFERS_BYTES:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return {"ipc": True}, [sink.getvalue()]
+    buffers: list[pickle.PickleBuffer] = []
+    meta = pickle.dumps(compact_table(table), protocol=5, buffer_callback=buffers.append)
+    return {}, [meta, *(b.raw() for b in buffers)]
 
 
 _READ_OPTIONS = pa.ipc.IpcReadOptions(ensure_alignment=pa.ipc.Alignment.DataTypeSpecific)
 
 
 def deserialize_table(header: dict, frames: list[Any]) -> pa.Table:
-    """Read a table back; buffers misaligned for their type are copied."""
-    with pa.ipc.open_stream(pa.py_buffer(frames[0]), options=_READ_OPTIONS) as reader:
-        return reader.read_all()
+    """Rebuild a table on the received frames. An IPC stream copies the buffers that
+    are misaligned for their type. Of a table sent as its buffers, when one frame
+    starts misaligned (distributed reads small frames, and spill files, into one
+    buffer), every frame is copied into an aligned buffer of its own: copying only
+    that one would keep the shared receive buffer alive next to the copy."""
+    if header.get("ipc"):
+        with pa.ipc.open_stream(pa.py_buffer(frames[0]), options=_READ_OPTIONS) as reader:
+            return reader.read_all()
+    meta, body = frames[0], [memoryview(f) for f in frames[1:]]
+    if any(_address(f) % FRAME_ALIGNMENT for f in body):
+        body = [_aligned_copy(f) for f in body]
+    return pickle.loads(meta, buffers=body)  # type: ignore[no-any-return]
+
+
+def _address(frame: memoryview) -> int:
+    if not frame.nbytes:
+        return 0
+    return int(np.frombuffer(frame, dtype=np.uint8).ctypes.data)
+
+
+def _aligned_copy(frame: memoryview) -> Any:
+    buffer = pa.allocate_buffer(frame.nbytes)  # from Arrow's pool: 64-byte aligned
+    if frame.nbytes:
+        np.frombuffer(buffer, dtype=np.uint8)[:] = np.frombuffer(frame, dtype=np.uint8)
+    return buffer
 
 
 def register_serializers() -> None:

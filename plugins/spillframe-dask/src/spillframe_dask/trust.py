@@ -1,7 +1,7 @@
 """The cluster shares the client's key for Python-object columns.
 
 ``DataType.python()`` columns unpickle only under a key the process trusts (see
-``spillframe.datatype``); Arrow data moves between Dask processes as IPC, key included,
+``spillframe.datatype``); Arrow data moves between Dask processes with its type, key included,
 so every worker adopts the client's key when it starts (a worker plugin runs again on
 a worker its nanny replaces).
 """
