@@ -142,6 +142,34 @@ def test_closing_the_stream_early_cancels_the_rest(dask_runner, scheduler, tmp_p
     assert left == []
 
 
+def test_finished_outputs_leave_the_workers_before_the_consumer_reaches_them(
+    dask_runner, scheduler, tmp_path
+):
+    """Partition 0 is slow; the others finish meanwhile and move to the driver (up to
+    two per worker thread ahead), so no worker keeps them in its memory."""
+    n = 8
+    b = StageBuilder()
+    scan = b.add("scan-range", [Task(k.make_range, (i, i + 1), "scan-range") for i in range(n)])
+    tasks = [
+        Task(
+            k.sleep_then, (TaskRef(scan.id, i), 2.0 if i == 0 else 0.0, str(tmp_path), i), "wait-op"
+        )
+        for i in range(n)
+    ]
+    out = b.add("wait-op", tasks)
+    stream = dask_runner.run(PhysicalPlan(b.stages, out.id, name="fetch-ahead"))
+    first = next(stream)  # returns once the slow partition 0 is done
+    held = scheduler(
+        lambda s: sorted(
+            key[1] for key, ts in s.tasks.items() if "wait-op" in str(key) and ts.state == "memory"
+        )
+    )
+    ahead = 2 * len(dask_runner.workers())  # one thread per worker
+    assert not set(range(1, ahead + 1)) & set(held), f"outputs still on the workers: {held}"
+    rest = list(stream)
+    assert [t.column("x").to_pylist() for t in [first, *rest]] == [[i] for i in range(n)]
+
+
 def test_killed_worker_work_is_recomputed(dask_runner, tmp_path):
     marker = tmp_path / "killed-once"
     (out,) = dask_runner.run(k.killed_once_plan(str(marker))[0])
