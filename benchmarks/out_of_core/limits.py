@@ -5,9 +5,11 @@ Each case runs in its own process (``benchmarks.out_of_core.case``), the answer 
 into the checks; the peak is the RSS of that whole process. What is checked, per
 issue #10: every answer right, spillframe's peak RSS <= 1.25 x the limit + 200 MiB, its
 time <= 2 x DuckDB's at the same limit in the same run. The PyRunner runs with its own
-partition sizing for the limit (``planning_defaults``), once with Arrow's default
-allocator (mimalloc) and once with ``ARROW_DEFAULT_MEMORY_POOL=jemalloc``, which the
-runner sets to return freed pages within 100 ms under a memory limit.
+partition sizing for the limit (``planning_defaults``), once with
+``ARROW_DEFAULT_MEMORY_POOL=jemalloc`` (what ``import spillframe`` picks when pyarrow is
+not loaded yet; the runner has it return freed pages within 100 ms) and once with
+mimalloc (pyarrow's own default on Linux, which a script that imports pyarrow first
+keeps).
 """
 
 from __future__ import annotations

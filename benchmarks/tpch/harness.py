@@ -41,6 +41,11 @@ def _describe(exc: BaseException) -> str:
 
 def _serve(conn: Any, name: str, paths: Mapping[str, str], options: Mapping[str, Any]) -> None:
     """Worker process loop: build the engine, then answer ``("run", qnum)`` requests."""
+    if name.startswith("spillframe"):
+        # As a user's script does (``import spillframe as sf`` first): spillframe picks
+        # Arrow's allocator only when pyarrow is not loaded yet (spillframe._allocator).
+        import spillframe  # noqa: F401
+
     from benchmarks.tpch.engines import EngineUnavailable, QueryUnsupported, make_engine
 
     try:

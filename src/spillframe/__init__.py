@@ -10,6 +10,8 @@ Examples
 {'k': ['a', 'b'], 'v': [4, 2]}
 """
 
+# First, before anything loads pyarrow: Arrow's allocator (see the module).
+from spillframe import _allocator  # noqa: F401, I001
 from spillframe import config, functions
 from spillframe.api.dataframe import DataFrame, GroupedDataFrame, concat
 from spillframe.api.io import (

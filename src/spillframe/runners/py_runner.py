@@ -81,9 +81,10 @@ def _return_freed_memory_promptly() -> bool:
     """Make Arrow's allocator hand freed pages back to the OS.
 
     The limit is a promise about the process's resident memory, and allocators keep
-    what a finished task freed. With jemalloc as Arrow's default pool (start Python
-    with ``ARROW_DEFAULT_MEMORY_POOL=jemalloc``) a 100 ms decay returns it; the
-    default mimalloc pool keeps freed pages in per-thread heaps (Arrow's own I/O and
+    what a finished task freed. With jemalloc as Arrow's default pool (what
+    ``import spillframe`` picks before pyarrow loads, see :mod:`spillframe._allocator`)
+    a 100 ms decay returns it; the mimalloc pool (pyarrow's default, kept when pyarrow
+    was imported first) keeps freed pages in per-thread heaps (Arrow's own I/O and
     CPU threads' included), so each task's thread releases its heap when the task
     ends, which returns part of it. Measured at memory_limit=256 MiB on the SF1
     out-of-core cases, peak RSS sort/groupby/join: mimalloc 513/389/575-613 MiB,

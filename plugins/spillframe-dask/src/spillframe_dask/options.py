@@ -70,7 +70,9 @@ class DaskRunnerOptions:
         process memory, which the pause and terminate thresholds watch, follows the
         data actually held. ``"system"`` (glibc with a 64 KiB mmap threshold) returns
         freed buffers at once but made TPC-H queries up to 2x slower (measured);
-        None keeps pyarrow's default (mimalloc), which keeps freed pages cached.
+        None leaves the workers the client's environment: jemalloc when spillframe
+        was imported before pyarrow (``spillframe._allocator``), else pyarrow's
+        default (mimalloc), which keeps freed pages cached.
     """
 
     address: str | None = None
