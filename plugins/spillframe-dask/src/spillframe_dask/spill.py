@@ -6,7 +6,9 @@ managed memory passes the ``target`` threshold and when the memory monitor
 evicts past ``spill``). At most once per ``interval`` seconds it publishes what
 was written since its last report as a worker event on :data:`TOPIC`, with the keys
 that went to disk since then grouped by key name (``hash-join-<token>-3``: query
-and stage); the client turns each event into one line on the ``spillframe`` logger
+and stage). The keys are taken as they are written (the buffer's
+``fast_to_slow_callbacks``), not by looking at the disk later: a key spilled, read
+back and released between two looks would otherwise be counted by no stage. The client turns each event into one line on the ``spillframe`` logger
 (see :class:`spillframe_dask.metrics.QueryMonitor`)::
 
     Spilled 340 MiB, 12 objects, write throughput 576 MiB/s (worker tcp://..., query q3, stage hash-join)
@@ -15,10 +17,12 @@ and stage); the client turns each event into one line on the ``spillframe`` logg
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from dask.sizeof import sizeof
 from distributed.diagnostics.plugin import WorkerPlugin
 from tornado.ioloop import PeriodicCallback
 
@@ -68,21 +72,36 @@ def format_alert(event: dict[str, Any]) -> str:
     return spill_alert(event["bytes"], event["count"], event["seconds"], event["worker"])
 
 
-def spilled_groups(worker: Any, seen: set[Any]) -> tuple[dict[str, list[float]], set[Any]]:
-    """Keys on ``worker``'s disk that are not in ``seen``, as ``{key name: [bytes,
-    count]}`` (bytes as the worker measured them in memory), and the keys on disk now."""
-    disk = getattr(worker.data, "disk", None)
-    if disk is None:
-        return {}, set()
-    on_disk = set(disk.keys())
-    groups: dict[str, list[float]] = {}
-    for key in on_disk - seen:
-        name = key[0] if isinstance(key, tuple) else str(key)
-        state = worker.state.tasks.get(key)
-        entry = groups.setdefault(name, [0.0, 0])
-        entry[0] += getattr(state, "nbytes", None) or 0
-        entry[1] += 1
-    return groups, on_disk
+def key_name(key: Any) -> str:
+    """The name of a Dask key: its first element when it is a tuple."""
+    return key[0] if isinstance(key, tuple) else str(key)
+
+
+class SpilledKeys:
+    """The keys a worker's spill buffer writes to disk, grouped by key name, as
+    ``{key name: [bytes, count]}`` (bytes as the worker measured them in memory).
+
+    Called by the buffer from whichever thread evicts (a task's, the memory
+    monitor's), hence the lock; :meth:`take` hands over and forgets what was seen.
+    """
+
+    def __init__(self, worker: Any) -> None:
+        self._worker = worker
+        self._lock = threading.Lock()
+        self._groups: dict[str, list[float]] = {}
+
+    def __call__(self, key: Any, value: Any) -> None:
+        state = self._worker.state.tasks.get(key)
+        nbytes = getattr(state, "nbytes", None) or sizeof(value)
+        with self._lock:
+            entry = self._groups.setdefault(key_name(key), [0.0, 0])
+            entry[0] += nbytes
+            entry[1] += 1
+
+    def take(self) -> dict[str, list[float]]:
+        with self._lock:
+            groups, self._groups = self._groups, {}
+        return groups
 
 
 class SpillReporter(WorkerPlugin):
@@ -106,7 +125,7 @@ class SpillReporter(WorkerPlugin):
         self._callback: PeriodicCallback | None = None
         self._reported = SpillCounters()
         self._last_report = float("-inf")
-        self._on_disk: set[Any] = set()
+        self._spilled: SpilledKeys | None = None
 
     def setup(self, worker: Any) -> None:
         # Importing the plugin's package registers the compact-table sizeof here too.
@@ -114,6 +133,10 @@ class SpillReporter(WorkerPlugin):
 
         self._worker = worker
         self._reported = read_counters(worker.data) or SpillCounters()
+        callbacks = getattr(worker.data, "fast_to_slow_callbacks", None)
+        if callbacks is not None:
+            self._spilled = SpilledKeys(worker)
+            callbacks.append(self._spilled)
         self._callback = PeriodicCallback(self.check, self.poll * 1000)
         self._callback.start()
 
@@ -121,6 +144,9 @@ class SpillReporter(WorkerPlugin):
         if self._callback is not None:
             self._callback.stop()
             self._callback = None
+        callbacks = getattr(worker.data, "fast_to_slow_callbacks", None)
+        if self._spilled is not None and callbacks is not None and self._spilled in callbacks:
+            callbacks.remove(self._spilled)
 
     def check(self) -> None:
         """Publish what was spilled since the last report, if it is time to."""
@@ -139,7 +165,7 @@ class SpillReporter(WorkerPlugin):
         if new.count <= 0 or (not force and now - self._last_report < self.interval):
             return None
         self._reported, self._last_report = counters, now
-        groups, self._on_disk = spilled_groups(self._worker, self._on_disk)
+        groups = self._spilled.take() if self._spilled is not None else {}
         return {
             "bytes": new.bytes,
             "count": new.count,
