@@ -107,3 +107,34 @@ def test_semi_and_anti_joins_index_duplicate_keys_for_membership():
     assert index.join(big, "k", "anti").column("x").to_pylist() == [2, 5]
     with pytest.raises(ValueError, match="membership"):
         index.join(big, "k", "inner")
+
+
+@pytest.mark.parametrize(
+    ("how", "side"), [("inner", "right"), ("left", "right"), ("inner", "left")]
+)
+def test_an_unindexable_side_over_the_grant_is_joined_out_of_core(tmp_path, how, side):
+    """A side broadcast for its integer key whose keys repeat cannot be indexed; when a
+    hash table over it would not fit the task's grant, the fused step joins the whole
+    partition once by a grace hash join, which goes to disk, and answers as hash_join."""
+    from spillframe.kernels.budget import MemoryGrant, granted
+    from spillframe.kernels.inputs import with_inputs
+    from spillframe.kernels.narrow import stream_partitions
+    from spillframe.physical.steps import BroadcastJoinStep, JoinSpec
+
+    rng = np.random.default_rng(11)
+    small = pa.table({"k": rng.integers(0, 1_000, 2_000), "w": rng.normal(size=2_000)})
+    big = pa.table({"k": rng.integers(0, 1_200, 3_000), "x": rng.normal(size=3_000)})
+    left, right = (big, small) if side == "right" else (small, big)
+    want = hash_join(left, right, ["k"], ["k"], how)
+    spec = JoinSpec(("k",), ("k",), how, "right.", None, want.schema, broadcast=side)
+    step = BroadcastJoinStep(spec, input_key=0, indexed=True)
+    pieces = [big.slice(i, 500) for i in range(0, big.num_rows, 500)]
+    grant = MemoryGrant(small.nbytes, str(tmp_path))  # a hash table needs about 2x
+
+    def run() -> pa.Table:
+        return pa.concat_tables(stream_partitions(pieces, (step,)))
+
+    with granted(grant):
+        got = with_inputs([(0, [small])], run, ())
+    assert grant.spilled_objects > 0
+    assert _rows(got) == _rows(want)

@@ -279,6 +279,8 @@ class SliceStep:
 #: of the streamed side of at least this many bytes, and of at least four times its
 #: own size, so that building its hash table once per chunk costs a bounded share.
 BROADCAST_CHUNK_BYTES = 16 << 20
+#: chunk_bytes asking for the whole partition in one chunk.
+WHOLE_PARTITION = 1 << 62
 #: Pieces probed against an indexed broadcast side are gathered to about this size
 #: (TPC-H Q19's scan keeps 4k rows of each row group: 27 probes, and 27 evaluations of
 #: its long filter, per task).
@@ -318,8 +320,17 @@ class BroadcastJoinStep:
         small = task_input(self.input_key)
         small_on, big_on = self._keys()
         index = self._index(table.schema)
+        grant = current_grant()
         if index is not None:
             result = index.join(table, big_on[0], spec.how, spec.prefix, spec.suffix)
+        elif grant is not None and self._outgrows(grant):
+            # The whole partition (see chunk_bytes) joined once, out of core if need be.
+            big, small_side = [table], [small]
+            left, right = (big, small_side) if side == "right" else (small_side, big)
+            left_on, right_on = (big_on, small_on) if side == "right" else (small_on, big_on)
+            result = grace_hash_join(
+                left, right, left_on, right_on, spec.how, spec.prefix, spec.suffix, grant
+            )
         elif side == "right":
             result = hash_join(table, small, big_on, small_on, spec.how, spec.prefix, spec.suffix)
         else:
@@ -334,7 +345,17 @@ class BroadcastJoinStep:
         (:data:`BROADCAST_CHUNK_BYTES`, and four times the small side)."""
         if self._index(schema) is not None:
             return PROBE_CHUNK_BYTES
+        grant = current_grant()
+        if grant is not None and self._outgrows(grant):
+            return WHOLE_PARTITION
         return max(BROADCAST_CHUNK_BYTES, 4 * task_input(self.input_key).nbytes)
+
+    def _outgrows(self, grant: MemoryGrant) -> bool:
+        """Whether a hash table over the small side would not fit the task's grant: a
+        side broadcast for its integer key (``broadcast_index_bytes``) whose keys
+        turned out not unique or not dense. The partition is then joined once, by
+        :func:`grace_hash_join` within the grant, instead of chunk by chunk."""
+        return HASH_TABLE_FACTOR * task_input(self.input_key).nbytes > grant.limit
 
     def _keys(self) -> tuple[list[str], list[str]]:
         spec = self.spec
