@@ -329,6 +329,9 @@ import spillframe as sf
 from spillframe import col
 from spillframe.config import configure
 
+# Ctrl-C raises KeyboardInterrupt even when this ran as a background job, which starts
+# with SIGINT ignored and Python then installs no handler for it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 spill_dir = sys.argv[1]
 calls = {"started": 0, "running": 0}
 lock = threading.Lock()
