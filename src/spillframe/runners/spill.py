@@ -133,10 +133,11 @@ class SpillStore:
     def put(self, key: Hashable, table: pa.Table, release: int = 0) -> None:
         """Store ``table`` (and return ``release`` reserved bytes of the task that made
         it); may spill the least recently used tables to stay within the budget."""
+        nbytes = table.nbytes  # computed over the buffers on every call: once
         with self._lock:
             self._memory[key] = table
-            self._sizes[key] = table.nbytes
-            self._memory_bytes += table.nbytes
+            self._sizes[key] = nbytes
+            self._memory_bytes += nbytes
             self._reserved = max(0, self._reserved - release)
         self._make_room()
 
@@ -236,17 +237,24 @@ class SpillStore:
         writing, and written outside it.
         """
         with self._lock:
-            victims = []
             excess = self._memory_bytes - self._writing_bytes + self._reserved - self.memory_limit
-            for key in list(self._memory):
-                if excess <= 0:
-                    break
-                if self._sizes[key] == 0:
-                    continue  # nothing to gain from writing an empty table
+            # Chosen without copying the keys: a store of thousands of buckets (a sort's
+            # exchange) is asked after every put, mostly with nothing to spill.
+            chosen = []
+            if excess > 0:
+                for key in self._memory:  # least recently used first
+                    size = self._sizes[key]
+                    if size == 0:
+                        continue  # nothing to gain from writing an empty table
+                    chosen.append(key)
+                    excess -= size
+                    if excess <= 0:
+                        break
+            victims = []
+            for key in chosen:
                 table = self._memory.pop(key)
                 self._writing[key] = table
                 self._writing_bytes += table.nbytes
-                excess -= table.nbytes
                 victims.append((key, table))
         for i, (key, table) in enumerate(victims):
             try:
