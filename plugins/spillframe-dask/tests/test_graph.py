@@ -249,3 +249,45 @@ def test_a_bucket_reader_fused_into_its_reader_makes_the_fused_task_queued():
     tasks = graph.graph.to_dict()
     assert graph.output_keys[0] == ("concat-buckets-project-f1-3", 0)
     assert all(tasks[key].data_producer for key in graph.output_keys)
+
+
+def test_splits_run_in_groups_whose_buckets_hold_every_split_in_order(dask_runner):
+    workers = [("tcp://a:1", 1), ("tcp://b:2", 1)]
+    plan = k.shuffle_plan(rows=1000, parts=9, buckets=4)
+    graph = build_graph(plan, no_resources, token="g0", workers=workers)
+    keys = list(graph.graph.to_dict())
+    # 9 splits on 2 threads: groups of 2 (at least twice as many groups as threads).
+    splits = sorted(key for key in keys if key_split(key) == "scan-range-hash-split")
+    assert splits == [("scan-range-hash-split-g0-1", g) for g in range(5)]
+    buckets = [key for key in keys if key_split(key) == "scan-range-hash-split-bucket"]
+    assert len(buckets) == 5 * 4  # instead of 9 * 4
+    assert graph.tasks[splits[4]].describe() == "operator 'hash-split' (stage 1, partition 8)"
+    # On the session's cluster (2 x 1 thread, grouped the same): bucket j of every
+    # split, in the splits' order.
+    got = list(dask_runner.run(plan))
+    scans = [k.make_range(*task.args) for task in plan.stages[0].tasks]
+    want = [k.concat_list([k.split_by_y(scan, 4)[j] for scan in scans]) for j in range(4)]
+    assert [g.equals(w) for g, w in zip(got, want, strict=True)] == [True] * 4
+
+
+def test_splits_read_other_than_as_whole_buckets_are_not_grouped():
+    b = StageBuilder()
+    scan = b.add("scan-range", [Task(k.make_range, (i, i + 5), "scan-range") for i in range(8)])
+    split = b.add(
+        "hash-split",
+        [
+            Task(k.split_by_y, (TaskRef(scan.id, i), 2), "hash-split", num_outputs=2)
+            for i in range(8)
+        ],
+    )
+    # Bucket 0 of every split as one list, but bucket 1 of split 3 alone.
+    out = b.add(
+        "concat",
+        [
+            Task(k.concat_list, ([TaskRef(split.id, i, output=0) for i in range(8)],), "concat"),
+            Task(k.concat, (TaskRef(split.id, 3, output=1),), "concat"),
+        ],
+    )
+    graph = build_graph(PhysicalPlan(b.stages, out.id), no_resources, token="n0")
+    splits = [key for key in graph.graph.to_dict() if key_split(key) == "scan-range-hash-split"]
+    assert len(splits) == 8

@@ -17,6 +17,16 @@ stored output in between. The fused task's key joins both operator words
 (``broadcast-join-hash-split``); each plan task still reports its own stage's
 progress and stats, and reserves the larger of the two reservations.
 
+An exchange's splits run in groups of up to :data:`SPLIT_GROUP` consecutive tasks, one
+Dask task per group, whose buckets are concatenated bucket by bucket before they are
+selected: ``n`` splits into ``B`` buckets make ``n / k`` times ``B`` bucket tasks
+instead of ``n`` times ``B``. Distributed spends about half a millisecond per task on
+its scheduler and workers, data or not: 80 splits into 120 buckets, 9,800 tasks of
+no data, took 4.9 s on 2 one-thread workers, 20 splits 1.5 s. A stage is grouped when
+every task that reads it reads bucket ``j`` of all its splits, in order, as one list
+(a join, a final aggregation, a local sort), when it has at least twice as many groups
+as the cluster has threads, and at most :data:`SPLIT_GROUP_BYTES` reserved per group.
+
 Final partitions stream back in order, so each task gets the user priority
 ``-i`` of the first output partition ``i`` that needs it: partition 0's work
 runs first, and a consumer that stops early (``show``, ``limit``) leaves the
@@ -55,7 +65,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,11 +76,15 @@ from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 
 from spillframe.physical.plan import PhysicalPlan, TaskRef
 from spillframe.resources import ResourceRequest
-from spillframe_dask.partitions import execute_kernel, select_bucket
+from spillframe_dask.partitions import execute_kernel, merge_buckets, select_bucket
 
 Key = tuple[Any, ...]
 PlanKey = tuple[int, int]
 BUCKET_PRIORITY = 1  # output partitions get 0, -1, -2...; bucket selection outranks them
+#: Most consecutive split tasks of an exchange run as one Dask task (module docstring).
+SPLIT_GROUP = 4
+#: Most bytes the tasks of one such group reserve together (their plan estimates).
+SPLIT_GROUP_BYTES = 128 << 20
 # Maps a task's declared request and its reservation to Dask worker resources (None:
 # no restriction); see spillframe_dask.resources.annotator.
 Annotator = Callable[..., "dict[str, float] | None"]
@@ -153,6 +167,76 @@ def reads_buckets(plan: PhysicalPlan, stage_id: int) -> bool:
     return bool(tasks) and any(ref.output is not None for ref in tasks[0].refs())
 
 
+def _refs_in(value: Any) -> Iterator[TaskRef]:
+    if isinstance(value, TaskRef):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _refs_in(v)
+
+
+def _whole_bucket(value: Any, stage_id: int, size: int) -> int | None:
+    """``j`` when ``value`` is the list of bucket ``j`` of every task of the stage, in
+    order; else None."""
+    if not isinstance(value, list) or len(value) != size or not value:
+        return None
+    first = value[0]
+    if not isinstance(first, TaskRef) or first.output is None:
+        return None
+    for i, ref in enumerate(value):
+        if not (
+            isinstance(ref, TaskRef)
+            and ref.stage_id == stage_id
+            and ref.index == i
+            and ref.output == first.output
+        ):
+            return None
+    return first.output
+
+
+def split_groups(
+    plan: PhysicalPlan, needed: Sequence[PlanKey], threads: int, fused: set[PlanKey]
+) -> dict[int, int]:
+    """``{stage: tasks per group}`` for the split stages whose tasks run in groups (see
+    the module docstring); a stage absent runs one Dask task per split."""
+    sizes = {sid: plan.stages[sid].num_partitions for sid, _ in needed}
+    candidates = {
+        sid
+        for sid, size in sizes.items()
+        if size > 1
+        and plan.stages[sid].tasks[0].num_outputs > 1
+        and sid != plan.output_stage
+        and not any((sid, i) in fused for i in range(size))
+    }
+
+    def check(value: Any) -> None:
+        # A whole-bucket list keeps its stage a candidate; any other reference drops it.
+        if isinstance(value, list):
+            for sid in list(candidates):
+                if _whole_bucket(value, sid, sizes[sid]) is not None:
+                    return
+        if isinstance(value, TaskRef):
+            candidates.discard(value.stage_id)
+        elif isinstance(value, (tuple, list)):
+            for v in value:
+                check(v)
+
+    for key in needed:
+        for arg in plan.task(key).args:
+            check(arg)
+    groups = {}
+    for sid in candidates:
+        reserved = max(t.reservation().memory_bytes for t in plan.stages[sid].tasks)
+        k = min(
+            SPLIT_GROUP,
+            sizes[sid] // (2 * max(1, threads)),
+            SPLIT_GROUP_BYTES // max(1, reserved),
+        )
+        if k >= 2:
+            groups[sid] = k
+    return groups
+
+
 def worker_slots(workers: Sequence[tuple[str, float]]) -> list[str]:
     """One entry per worker thread, ``[(address, threads), ...]`` -> addresses, sorted so
     that every query maps partition ``i`` to the same worker."""
@@ -201,6 +285,10 @@ class _GraphBuilder:
         self.addresses = sorted(set(slots))
         self.needed = plan.reachable()
         self.fused = fusable(plan, self.needed)
+        threads = sum(threads for _, threads in workers) or 1
+        self.groups = split_groups(plan, sorted(self.needed), int(threads), self.fused)
+        # The Dask tasks of the splits of a group not yet complete, by (stage, group).
+        self.members: dict[tuple[int, int], list[DaskTask]] = {}
         # -i for the first output partition i that needs the task (partition 0 runs first).
         self.priority = {key: -index for key, index in plan.first_output().items()}
         # One reservation per stage, its largest task's (one graph layer per annotation).
@@ -260,9 +348,11 @@ class _GraphBuilder:
         if task.num_outputs == 1 or ref.output is None:
             return self._key(ref.key)
         key = bucket_key(word, self.token, ref.stage_id, ref.index, ref.output)
+        # Of a grouped stage, ``ref.index`` is a group's (see _arg).
+        grouped = ref.stage_id in self.groups
+        parent = self._group_key(*ref.key) if grouped else self._key(ref.key)
         if key not in self.infos:
             layer = f"{word}-bucket-{self.token}-{ref.stage_id}"
-            parent = self._key(ref.key)
             self.layers.setdefault(layer, {})[key] = DaskTask(
                 key, select_bucket, DaskTaskRef(parent), ref.output
             )
@@ -298,8 +388,41 @@ class _GraphBuilder:
         if isinstance(value, tuple):
             return tuple(self._arg(v) for v in value)
         if isinstance(value, list):
+            for sid, k in self.groups.items():
+                size = self.plan.stages[sid].num_partitions
+                j = _whole_bucket(value, sid, size)
+                if j is not None:  # bucket j of each group of splits, in order
+                    return [
+                        DaskTaskRef(self._ref_key(TaskRef(sid, g, j))) for g in range(-(-size // k))
+                    ]
             return [self._arg(v) for v in value]
         return value
+
+    def _group_key(self, stage_id: int, group: int) -> Key:
+        word = self._word((stage_id, group * self.groups[stage_id]))
+        return task_key(word, self.token, stage_id, group)
+
+    def _add_to_group(self, key: PlanKey, node: DaskTask, layer: str) -> None:
+        """Keep a grouped split's task for its group's; add the group's once complete."""
+        stage_id, index = key
+        k, size = self.groups[stage_id], self.plan.stages[stage_id].num_partitions
+        group = index // k
+        members = self.members.setdefault((stage_id, group), [])
+        members.append(node)
+        if len(members) < min(k, size - group * k):
+            return
+        del self.members[(stage_id, group)]
+        group_key = self._group_key(stage_id, group)
+        task = self.plan.task(key)
+        producer = any(m.data_producer for m in members)
+        node = DaskTask(group_key, merge_buckets, *members, _data_producer=producer)
+        first = group * k
+        priority = max(self.priority[(stage_id, i)] for i in range(first, first + len(members)))
+        self.priorities.setdefault(layer, {})[group_key] = priority
+        self.layers.setdefault(layer, {})[group_key] = node
+        self.deps.setdefault(layer, set()).update(self.key_layer[d] for d in node.dependencies)
+        self.key_layer[group_key] = layer
+        self.infos[group_key] = TaskInfo(task.name, task.label, stage_id, first)
 
     def _add(self, key: PlanKey) -> None:
         stage_id, index = key
@@ -320,6 +443,14 @@ class _GraphBuilder:
         report = task_key(task.name, self.token, stage_id, index)
         args = [parse_input(self._arg(arg)) for arg in task.args]
         dask_key = self._key(key)
+        if stage_id in self.groups:
+            # Runs inside its group's task (the graph key), never on its own; a group
+            # holds the buckets of all its splits.
+            dask_key = (*dask_key, "member")
+            k = self.groups[stage_id]
+            reserved = ResourceRequest(
+                reserved.num_cpus, reserved.num_gpus, reserved.memory_bytes * k
+            )
         # The stages of every plan task that runs in this Dask task.
         stages = {stage_id, *(i.stage_id for k in inputs for i in self.chain_infos[k])}
         queued = any(map(self._queued, stages))
@@ -344,6 +475,9 @@ class _GraphBuilder:
         if resources:
             layer += "-" + "-".join(f"{k}{v}" for k, v in sorted(resources.items()))
             self.annotations[layer] = {"resources": resources}
+        if stage_id in self.groups:
+            self._add_to_group(key, node, layer)
+            return
         self.priorities.setdefault(layer, {})[dask_key] = self.priority[key]
         size = self.plan.stages[stage_id].num_partitions
         if node.dependencies and self.slots and 1 < size <= 2 * len(self.slots):

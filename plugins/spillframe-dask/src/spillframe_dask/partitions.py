@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from spillframe.errors import UDFError
 from spillframe.kernels.budget import MemoryGrant, granted
+from spillframe.kernels.exchange import concat_tables
 from spillframe_dask.metrics import report_task
 
 # A table is copied when its buffers exceed its visible bytes by this factor (plus
@@ -162,6 +163,13 @@ async def select_bucket(buckets: list[Any], index: int) -> Any:
     through the thread pool, and all four of a split within half a millisecond so.
     """
     return buckets[index]
+
+
+def merge_buckets(*splits: list[Any]) -> list[Any]:
+    """The buckets of several split tasks of one exchange, bucket by bucket: bucket
+    ``j`` holds the rows of bucket ``j`` of each split, in the splits' order (see
+    :mod:`spillframe_dask.graph`, which runs a group of splits as one Dask task)."""
+    return [compact_table(concat_tables(list(bucket))) for bucket in zip(*splits, strict=True)]
 
 
 def sizeof_table(table: pa.Table) -> int:
