@@ -65,7 +65,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,14 +167,6 @@ def reads_buckets(plan: PhysicalPlan, stage_id: int) -> bool:
     return bool(tasks) and any(ref.output is not None for ref in tasks[0].refs())
 
 
-def _refs_in(value: Any) -> Iterator[TaskRef]:
-    if isinstance(value, TaskRef):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for v in value:
-            yield from _refs_in(v)
-
-
 def _whole_bucket(value: Any, stage_id: int, size: int) -> int | None:
     """``j`` when ``value`` is the list of bucket ``j`` of every task of the stage, in
     order; else None."""
@@ -194,19 +186,15 @@ def _whole_bucket(value: Any, stage_id: int, size: int) -> int | None:
     return first.output
 
 
-def split_groups(
-    plan: PhysicalPlan, needed: Sequence[PlanKey], threads: int, fused: set[PlanKey]
-) -> dict[int, int]:
+def split_groups(plan: PhysicalPlan, needed: Sequence[PlanKey], threads: int) -> dict[int, int]:
     """``{stage: tasks per group}`` for the split stages whose tasks run in groups (see
-    the module docstring); a stage absent runs one Dask task per split."""
+    the module docstring); a stage absent runs one Dask task per split. Splits are
+    never fused into a reader (:func:`fusable` takes single-output tasks only)."""
     sizes = {sid: plan.stages[sid].num_partitions for sid, _ in needed}
     candidates = {
         sid
         for sid, size in sizes.items()
-        if size > 1
-        and plan.stages[sid].tasks[0].num_outputs > 1
-        and sid != plan.output_stage
-        and not any((sid, i) in fused for i in range(size))
+        if size > 1 and plan.stages[sid].tasks[0].num_outputs > 1 and sid != plan.output_stage
     }
 
     def check(value: Any) -> None:
@@ -286,7 +274,7 @@ class _GraphBuilder:
         self.needed = plan.reachable()
         self.fused = fusable(plan, self.needed)
         threads = sum(threads for _, threads in workers) or 1
-        self.groups = split_groups(plan, sorted(self.needed), int(threads), self.fused)
+        self.groups = split_groups(plan, sorted(self.needed), int(threads))
         # The Dask tasks of the splits of a group not yet complete, by (stage, group).
         self.members: dict[tuple[int, int], list[DaskTask]] = {}
         # -i for the first output partition i that needs the task (partition 0 runs first).
@@ -447,9 +435,9 @@ class _GraphBuilder:
             # Runs inside its group's task (the graph key), never on its own; a group
             # holds the buckets of all its splits.
             dask_key = (*dask_key, "member")
-            k = self.groups[stage_id]
+            per_group = self.groups[stage_id]
             reserved = ResourceRequest(
-                reserved.num_cpus, reserved.num_gpus, reserved.memory_bytes * k
+                reserved.num_cpus, reserved.num_gpus, reserved.memory_bytes * per_group
             )
         # The stages of every plan task that runs in this Dask task.
         stages = {stage_id, *(i.stage_id for k in inputs for i in self.chain_infos[k])}

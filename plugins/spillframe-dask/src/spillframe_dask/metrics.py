@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 TASK_TOPIC = "spillframe-task"
 
 
+def key_name(key: Any) -> str:
+    """The name of a Dask key: its first element when it is a tuple (or, as the
+    scheduler's events carry keys, a list)."""
+    return key[0] if isinstance(key, (tuple, list)) else str(key)
+
+
 def report_task(start: float, outputs: list[Any], grant: Any, key: Any = None) -> None:
     """Publish what a plan task did on this worker (nothing outside a worker); ``key``
     names it, the running Dask task's key by default."""
@@ -108,7 +114,7 @@ class QueryMonitor:
         """Handler of :data:`TASK_TOPIC` events."""
         _, msg = event
         key = tuple(msg["key"]) if isinstance(msg["key"], list) else msg["key"]
-        found = token_and_stage(key[0] if isinstance(key, tuple) else str(key))
+        found = token_and_stage(key_name(key))
         watched = self._query(found[0]) if found else None
         if watched is None:
             return
@@ -178,8 +184,7 @@ class QueryMonitor:
                     continue
                 stages = []
                 for key in msg.get("processing-tasks") or ():
-                    name = key[0] if isinstance(key, (tuple, list)) else str(key)
-                    found = token_and_stage(name)
+                    found = token_and_stage(key_name(key))
                     if found is not None and found[0] == token:
                         stages.append(found[1])
                 if stages:  # a worker running none of this query's tasks is another's loss

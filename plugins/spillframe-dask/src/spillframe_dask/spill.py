@@ -8,8 +8,9 @@ was written since its last report as a worker event on :data:`TOPIC`, with the k
 that went to disk since then grouped by key name (``hash-join-<token>-3``: query
 and stage). The keys are taken as they are written (the buffer's
 ``fast_to_slow_callbacks``), not by looking at the disk later: a key spilled, read
-back and released between two looks would otherwise be counted by no stage. The client turns each event into one line on the ``spillframe`` logger
-(see :class:`spillframe_dask.metrics.QueryMonitor`)::
+back and released between two looks would otherwise be counted by no stage. The
+client turns each event into one line on the ``spillframe`` logger (see
+:class:`spillframe_dask.metrics.QueryMonitor`)::
 
     Spilled 340 MiB, 12 objects, write throughput 576 MiB/s (worker tcp://..., query q3, stage hash-join)
 """
@@ -27,6 +28,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from tornado.ioloop import PeriodicCallback
 
 from spillframe.runners.alerts import spill_alert
+from spillframe_dask.metrics import key_name
 
 logger = logging.getLogger("spillframe")
 
@@ -70,11 +72,6 @@ def format_alert(event: dict[str, Any]) -> str:
     'Spilled 1690 MiB, 9 objects, write throughput 576 MiB/s (worker tcp://127.0.0.1:4000)'
     """
     return spill_alert(event["bytes"], event["count"], event["seconds"], event["worker"])
-
-
-def key_name(key: Any) -> str:
-    """The name of a Dask key: its first element when it is a tuple."""
-    return key[0] if isinstance(key, tuple) else str(key)
 
 
 class SpilledKeys:
