@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -197,8 +198,8 @@ def exit_once_udf(marker: str):
     return double_or_die
 
 
-def grant_limit() -> pa.Table:
-    """The memory grant the running kernel sees, as a one-row table."""
+def grant_limit(*inputs: Any) -> pa.Table:
+    """The memory grant the running kernel sees, as a one-row table (``inputs`` unread)."""
     from spillframe.kernels.budget import current_grant
 
     grant = current_grant()

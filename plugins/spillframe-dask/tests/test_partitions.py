@@ -119,3 +119,18 @@ def test_execute_kernel_grants_the_kernel(dask_runner):
     assert granted_limit.column("limit")[0].as_py() == max(
         3 << 20, dask_runner.workers()[0].memory_bytes // 16
     )
+
+
+def test_execute_kernel_refines_the_reservation_from_the_inputs_it_got(dask_runner):
+    from spillframe.physical.plan import WorkingMemory
+
+    # Planned for 1 MiB of input, the task gets 48 MiB: it is granted three times what
+    # it got (the idle 1 GiB worker has that left), not the 1/16 floor of the plan's.
+    big = pa.table({"x": np.arange(6 << 20, dtype=np.int64)})
+    planned = WorkingMemory(ref_bytes=1 << 20, factor=3.0)
+    [remote] = dask_runner.client.scatter([big])
+    granted_limit = dask_runner.client.submit(
+        execute_kernel, k.grant_limit, 1, 0, ("grant", 0, 0), [remote], memory=planned, pure=False
+    ).result()
+    assert granted_limit.column("limit")[0].as_py() == planned.peak(sizeof(big))
+    assert planned.peak() < dask_runner.workers()[0].memory_bytes // 16

@@ -447,10 +447,11 @@ class _GraphBuilder:
             execute_kernel,
             task.kernel,
             task.num_outputs,
-            self.reservations[stage_id].memory_bytes,
+            task.resources.memory_bytes,
             (task.name, stage_id, index),
             *args,
             report_key=report,
+            memory=task.memory,
             _data_producer=queued,
         )
         if key in self.fused:

@@ -29,6 +29,7 @@ import pyarrow as pa
 from spillframe.errors import UDFError
 from spillframe.kernels.budget import MemoryGrant, granted
 from spillframe.kernels.exchange import concat_tables
+from spillframe.physical.plan import WorkingMemory
 from spillframe_dask.metrics import report_task
 
 # A table is copied when its buffers exceed its visible bytes by this factor (plus
@@ -81,10 +82,17 @@ GRANT_CEILING = 0.9
 
 
 def worker_grant(reservation: int) -> MemoryGrant | None:
-    """The memory grant of a task on this worker: its plan reservation, but no more than
+    """The memory grant of a task on this worker: its reservation, but no more than
     the worker has left below :data:`GRANT_CEILING` of its limit now (stored data and
     other tasks count), at least 1/16 of the limit. None outside a worker, or for a
-    worker without a memory limit and a task without a reservation."""
+    worker without a memory limit and a task without a reservation.
+
+    Stored data counts although the worker could spill it to make room: granting a
+    kernel what the worker's spillable outputs occupy (less its own inputs) let SF1
+    lineitem joined with orders at 32 MiB partitions on 2 x 512 MiB workers kill
+    two workers, where the kernels going out of core on their smaller grants kill
+    none.
+    """
     try:
         from distributed import get_worker
 
@@ -99,6 +107,15 @@ def worker_grant(reservation: int) -> MemoryGrant | None:
     return MemoryGrant(grant, worker.local_directory)
 
 
+def held_bytes(value: Any) -> int:
+    """Bytes of the tables in ``value`` (a task's arguments: tables, lists, tuples)."""
+    if isinstance(value, pa.Table):
+        return sizeof_table(value)
+    if isinstance(value, (list, tuple)):
+        return sum(held_bytes(v) for v in value)
+    return 0
+
+
 def execute_kernel(
     kernel: Callable[..., Any],
     num_outputs: int,
@@ -106,6 +123,7 @@ def execute_kernel(
     where: tuple[str, int, int],
     *args: Any,
     report_key: Any = None,
+    memory: WorkingMemory | None = None,
 ) -> Any:
     """Run one plan task on a worker and make its output(s) compact.
 
@@ -127,8 +145,19 @@ def execute_kernel(
         The key the task's stats event names (:func:`~spillframe_dask.metrics.report_task`):
         the plan task's own, also when it runs fused into its reader's Dask task;
         the running Dask task's by default.
+    memory : WorkingMemory, optional
+        The plan task's working-memory estimate. Given, the reservation is refined
+        here from the actual bytes of the task's inputs: ``reservation`` (the task's
+        declared request) plus ``memory.peak(input bytes)``, as the PyRunner does. The
+        scheduler admits tasks by the stage's planned reservation (a resource, fixed
+        when the graph is built); the kernel's budget follows the partitions it got.
+        Planned, a join's grant was three times its estimated inputs and its budget a
+        third of the grant, so every bucket pair a little over its estimate went out
+        of core.
     """
     start = time.time()
+    if memory is not None:
+        reservation += memory.peak(held_bytes(args))
     grant = worker_grant(reservation)
     try:
         try:
