@@ -5,14 +5,11 @@ partitioned on the keys."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import pyarrow as pa
 
 from spillframe.expr.evaluate import resolve_field
 from spillframe.expr.expression import col
-from spillframe.io.parquet import pieces_range
-from spillframe.io.scan import ParquetScan
 from spillframe.kernels.aggregate import AggSpec
 from spillframe.logical import nodes as L
 from spillframe.physical.lowering.core import (
@@ -20,13 +17,11 @@ from spillframe.physical.lowering.core import (
     Part,
     Pending,
     lowers,
-    partitioning_after,
 )
 from spillframe.physical.lowering.exchange import exchange
+from spillframe.physical.lowering.ranges import disjoint_part_ranges, scan_key_columns
 from spillframe.physical.steps import (
     AggregateStep,
-    BroadcastJoinStep,
-    ExplodeStep,
     PackStep,
     ProjectStep,
     UnpackStep,
@@ -93,49 +88,18 @@ def grouped_by_file_ranges(pending: Pending, keys: list[str]) -> bool:
     """Whether rows with equal ``keys`` are in one part already because each part scans
     Parquet row groups whose values of one key column, by the files' statistics, fall
     in a range no other part's overlaps (files written in key order: TPC-H lineitem
-    by l_orderkey). Then each part aggregates alone, with no exchange; an out-of-core
-    groupby of SF1 lineitem by l_orderkey spent a third of its time in the exchange
-    and final phase of groups that were already complete.
+    by l_orderkey; see :mod:`.ranges`). Then each part aggregates alone, with no
+    exchange; an out-of-core groupby of SF1 lineitem by l_orderkey spent a third of
+    its time in the exchange and final phase of groups that were already complete.
 
     The key column must reach the aggregation unchanged: projections may rename it,
     and a broadcast join keeps it when the part is its left (big) side."""
     if pending.num_partitions < 2:
         return False
-    candidates: set[str] | None = None
-    for part in pending.parts:
-        if not isinstance(part.source, ParquetScan):
-            return False
-        names = {c for c in part.source.output.names if _traced(c, part.steps, keys)}
-        candidates = names if candidates is None else candidates & names
-    for column in sorted(candidates or ()):
-        found = [pieces_range(p.source.pieces, column) for p in pending.parts]
-        ranges = [r for r in found if r is not None]
-        if len(ranges) < len(found):
-            continue
-        ordered = sorted(ranges)
-        if all(a[1] < b[0] for a, b in zip(ordered, ordered[1:])):
-            return True
-    return False
-
-
-def _traced(column: str, steps: tuple[Any, ...], keys: list[str]) -> bool:
-    """Whether scan column ``column`` arrives through ``steps`` as one of ``keys``.
-
-    Only projections compute columns (and may rename or drop this one); an explode of
-    it repeats its rows; other steps keep or drop rows, or add columns, within a part.
-    """
-    name = column
-    for step in steps:
-        if isinstance(step, ProjectStep):
-            kept = partitioning_after(step, (name,), step.schema)
-            if kept is None:
-                return False
-            (name,) = kept
-        elif isinstance(step, ExplodeStep) and name in step.columns:
-            return False
-        elif isinstance(step, BroadcastJoinStep) and step.spec.broadcast != "right":
-            return False  # the part is the join's right side: its names may change
-    return name in keys
+    return any(
+        disjoint_part_ranges(pending, column) is not None
+        for column in scan_key_columns(pending, keys)
+    )
 
 
 @lowers(L.Distinct)

@@ -14,6 +14,12 @@ from spillframe.kernels.probe import STREAMS_PAST, indexable_keys
 from spillframe.logical import nodes as L
 from spillframe.physical.lowering.core import Lowering, Part, Pending, lowers
 from spillframe.physical.lowering.exchange import hash_exchange
+from spillframe.physical.lowering.ranges import (
+    comparable_keys,
+    part_ranges,
+    row_groups,
+    scan_key_columns,
+)
 from spillframe.physical.memory import JOIN_FACTOR
 from spillframe.physical.plan import TaskRef
 from spillframe.physical.steps import (
@@ -34,6 +40,9 @@ def lower_join(low: Lowering, node: L.Join) -> Pending:
     side = broadcast_side(low, node, left, right, indexed)
     if side is not None:
         return broadcast_join(low, left, right, spec, side)
+    aligned = aligned_join(low, node, left, right, spec)
+    if aligned is not None:
+        return aligned
     # Partitions sized by the inputs, which is what the exchange feeding the join
     # moves. Sizing them by the (larger) output was measured and dropped: lineitem
     # joined with orders at memory_limit=256 MiB made 70 partitions instead of 46,
@@ -266,6 +275,81 @@ def _fused_broadcast_join(
         partitioning=big.partitioning if keeps_left else None,
         selectivity=share,
     )
+
+
+#: Joins an aligned join can do with the left side's parts as its tasks: each left row
+#: is in one task, with every right row it can match, so left rows without a match
+#: are kept (left, anti) exactly once. Right and outer joins would keep a right row
+#: without a match once per task that read it; an inner join may drive by either side.
+_DRIVEN_BY_LEFT = ("inner", "left", "semi", "anti")
+
+
+def aligned_join(
+    low: Lowering, node: L.Join, left: Pending, right: Pending, spec: JoinSpec
+) -> Pending | None:
+    """The join as one task per part of one side (the driver) when both sides are
+    Parquet scans stored in order of the one join key (:mod:`.ranges`); None when
+    they are not, or the user chose a strategy.
+
+    Each task joins one part of the driver with the other side's row groups that
+    overlap the part's key range (the files' statistics), read with that range as a
+    filter: every driver row is in one task, which reads every row it can match, so
+    any partitioning of the driver gives the hash join's rows. Nothing is exchanged
+    or stored between the scans and the join: SF1 lineitem joined with orders (both
+    written in order-key order) on 2 x 512 MiB Dask workers exchanged and spilled
+    1 GiB of buckets first.
+
+    An other-side row group overlapping the ranges of several driver parts is read by
+    each of them; files in key order keep that small (each TPC-H orders row group,
+    one per file, spans about four lineitem row groups), files in no order make every
+    part read all of it. The join is aligned only while those repeated reads stay
+    below what a hash join would exchange (both sides' estimated bytes).
+    """
+    if node.strategy is not None or len(spec.left_on) != 1 or node.how not in _DRIVEN_BY_LEFT:
+        return None
+    sides = [(left, spec.left_on[0]), (right, spec.right_on[0])]
+    if node.how == "inner" and (right.estimated_bytes or 0) > (left.estimated_bytes or 0):
+        sides.reverse()  # the larger side drives: the smaller one is read again
+    (driver, driver_key), (other, other_key) = sides
+    if driver.num_partitions < 2:
+        return None
+    exchanged = (driver.estimated_bytes or 0) + (other.estimated_bytes or 0)
+    for driver_column in scan_key_columns(driver, [driver_key], with_inputs=False):
+        ranges = part_ranges(driver, driver_column)
+        if ranges is None:
+            continue
+        driver_type = driver.parts[0].source.physical.field(driver_column).type
+        for other_column in scan_key_columns(other, [other_key], with_inputs=False):
+            other_type = other.parts[0].source.physical.field(other_column).type
+            groups = (
+                row_groups(other, other_column)
+                if comparable_keys(driver_type, other_type)
+                else None
+            )
+            if groups is None:
+                continue
+            read = sum(p.num_bytes for lo, hi in ranges for p in groups.overlapping(lo, hi))
+            if read - groups.num_bytes > exchanged:
+                continue
+            name = "-".join((*driver.words, "aligned-join"))
+            tasks = []
+            for part, (lo, hi) in zip(driver.parts, ranges):
+                read_part = groups.part(lo, hi, other_column)
+                lp, rp = (part, read_part) if driver is left else (read_part, part)
+                tasks.append(
+                    low.task(
+                        join_partitions,
+                        (lp.source, lp.steps, rp.source, rp.steps, spec),
+                        name,
+                        _merged(left, right),
+                        parts=(lp, rp),
+                        factor=JOIN_FACTOR,
+                    )
+                )
+            estimate, share, rows = _join_estimate(node.how, left, right)
+            stage = low.builder.add(name, tasks, estimate, rows)
+            return _stage_output(stage.id, len(tasks), spec.schema, estimate, None, share, rows)
+    return None
 
 
 def _join_estimate(how: str, left: Pending, right: Pending) -> tuple[int | None, float, int | None]:
