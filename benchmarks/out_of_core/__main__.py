@@ -89,10 +89,10 @@ def to_markdown(records: list[dict], cluster: Cluster, budget: LocalBudget) -> s
         "returning freed pages at once on these small workers, `malloc_trim` and a purge of "
         "Arrow's cached pages above half the limit).",
         "",
-        "Dask engines: each case runs in its own process on a fresh cluster; the answer is "
-        "collected in the driver. `spillframe-py` and `duckdb`: each case runs in its own "
-        "process and the answer is streamed batch by batch into the checks (never held "
-        "whole), so the peak is the engine's working memory. `timeout` means no answer within "
+        "Each case runs in its own process, the Dask engines on a fresh cluster. The answer "
+        "is streamed partition by partition (batch by batch) into the checks, never held "
+        "whole, by `spillframe`, `spillframe-py` and `duckdb`; dask.dataframe's is collected "
+        "in the driver. The in-process engines' peak is so their working memory. `timeout` means no answer within "
         "the time limit (for Dask: workers stayed paused, memory not going down).",
         "",
         "Columns: **peak memory** = for the Dask engines the highest RSS of any single worker "

@@ -16,20 +16,6 @@ QUERIES = ("sort", "groupby", "join")
 # -- spillframe ------------------------------------------------------------------
 
 
-def spillframe_query(name: str, paths: dict[str, Path]) -> pa.Table:
-    import spillframe as sf
-
-    lineitem = sf.read_parquet(str(paths["lineitem"]))
-    if name == "sort":
-        return lineitem.sort("l_comment").to_arrow()
-    if name == "groupby":
-        return lineitem.groupby("l_orderkey").agg(sf.col("l_comment").max()).to_arrow()
-    if name == "join":
-        orders = sf.read_parquet(str(paths["orders"]))
-        return lineitem.join(orders, left_on="l_orderkey", right_on="o_orderkey").to_arrow()
-    raise ValueError(f"unknown query {name!r}; choose one of {QUERIES}")
-
-
 def spillframe_batches(name: str, paths: dict[str, Path]) -> Iterator[pa.Table]:
     """The query's result partition by partition (nothing collected in the driver)."""
     import spillframe as sf

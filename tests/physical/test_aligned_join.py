@@ -78,15 +78,26 @@ def test_an_inner_join_is_driven_by_its_larger_side(sf_runner, sides):
     with configure(**SMALL):
         query = sf.read_parquet(small).join(sf.read_parquet(big), on="k")
         [stage] = physical_plan(query._builder).stages.values()
-        # One task per part of the big (right) side.
-        assert (
-            stage.num_partitions
-            == physical_plan(sf.read_parquet(big)._builder).output.num_partitions
-        )
+        # Tasks over the big (right) side's 24 row groups, at least one per part of its
+        # scan; the small side has 6 row groups.
+        big_parts = physical_plan(sf.read_parquet(big)._builder).output.num_partitions
+        assert big_parts <= stage.num_partitions <= 24
         result = query.to_arrow()
         expected = sf.read_parquet(small).join(sf.read_parquet(big), on="k", strategy="hash")
         assert_df_equal(result, expected.to_arrow())
         assert result.num_rows == 3 * (1200 - 150)
+
+
+def test_an_aligned_join_sizes_its_parts_by_its_output(sf_runner, sides):
+    big, small = sides
+    left, right = sf.read_parquet(big), sf.read_parquet(small)
+    with configure(partition_bytes=64 * 1024, broadcast_join_bytes=0):
+        scan_parts = physical_plan(left._builder).output.num_partitions
+        query = left.join(right, on="k")
+        [stage] = physical_plan(query._builder).stages.values()
+        # The output is about twice the big side: twice the parts of its scan.
+        assert stage.num_partitions >= 2 * scan_parts
+        assert_df_equal(query.to_arrow(), left.join(right, on="k", strategy="hash").to_arrow())
 
 
 def test_filters_and_a_renamed_key_keep_the_join_aligned(sf_runner, sides):

@@ -16,7 +16,6 @@ from spillframe.physical.lowering.core import Lowering, Part, Pending, lowers
 from spillframe.physical.lowering.exchange import hash_exchange
 from spillframe.physical.lowering.ranges import (
     comparable_keys,
-    part_ranges,
     row_groups,
     scan_key_columns,
 )
@@ -291,10 +290,11 @@ def aligned_join(
     Parquet scans stored in order of the one join key (:mod:`.ranges`); None when
     they are not, or the user chose a strategy.
 
-    Each task joins one part of the driver with the other side's row groups that
-    overlap the part's key range (the files' statistics), read with that range as a
-    filter: every driver row is in one task, which reads every row it can match, so
-    any partitioning of the driver gives the hash join's rows. Nothing is exchanged
+    The driver's row groups, in key order, are cut into parts sized by the join's
+    output; each task joins one part with the other side's row groups that overlap
+    the part's key range (the files' statistics), read with that range as a filter:
+    every driver row is in one task, which reads every row it can match, so any
+    cut of the driver gives the hash join's rows. Nothing is exchanged
     or stored between the scans and the join: SF1 lineitem joined with orders (both
     written in order-key order) on 2 x 512 MiB Dask workers exchanged and spilled
     1 GiB of buckets first.
@@ -314,26 +314,29 @@ def aligned_join(
     if driver.num_partitions < 2:
         return None
     exchanged = (driver.estimated_bytes or 0) + (other.estimated_bytes or 0)
+    estimate, share, rows = _join_estimate(node.how, left, right)
     for driver_column in scan_key_columns(driver, [driver_key], with_inputs=False):
-        ranges = part_ranges(driver, driver_column)
-        if ranges is None:
+        driving = row_groups(driver, driver_column)
+        if driving is None:
             continue
-        driver_type = driver.parts[0].source.physical.field(driver_column).type
+        # Parts sized by the join's output, as partition_bytes asks of every partition
+        # (a row group at least): at 32 MiB partitions the output of a part of SF1
+        # lineitem was 60 MiB, and a 512 MiB Dask worker holding one while joining the
+        # next paused, spilled it, and was once killed.
+        wanted = low.exchange_partitions(estimate, driver.num_partitions)
+        parts = driving.split(min(len(driving.pieces), max(driver.num_partitions, wanted)))
+        driver_type = driving.scan.physical.field(driver_column).type
         for other_column in scan_key_columns(other, [other_key], with_inputs=False):
             other_type = other.parts[0].source.physical.field(other_column).type
-            groups = (
-                row_groups(other, other_column)
-                if comparable_keys(driver_type, other_type)
-                else None
-            )
-            if groups is None:
+            groups = row_groups(other, other_column)
+            if groups is None or not comparable_keys(driver_type, other_type):
                 continue
-            read = sum(p.num_bytes for lo, hi in ranges for p in groups.overlapping(lo, hi))
+            read = sum(p.num_bytes for _, (lo, hi) in parts for p in groups.overlapping(lo, hi))
             if read - groups.num_bytes > exchanged:
                 continue
             name = "-".join((*driver.words, "aligned-join"))
             tasks = []
-            for part, (lo, hi) in zip(driver.parts, ranges):
+            for part, (lo, hi) in parts:
                 read_part = groups.part(lo, hi, other_column)
                 lp, rp = (part, read_part) if driver is left else (read_part, part)
                 tasks.append(
@@ -346,7 +349,6 @@ def aligned_join(
                         factor=JOIN_FACTOR,
                     )
                 )
-            estimate, share, rows = _join_estimate(node.how, left, right)
             stage = low.builder.add(name, tasks, estimate, rows)
             return _stage_output(stage.id, len(tasks), spec.schema, estimate, None, share, rows)
     return None

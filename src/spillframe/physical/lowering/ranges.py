@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spillframe.io.parquet import ParquetPiece, pieces_range
-from spillframe.io.scan import ParquetScan
+from spillframe.io.scan import ParquetScan, balanced_groups
 from spillframe.physical.lowering.core import Part, Pending, partitioning_after
 from spillframe.physical.steps import BroadcastJoinStep, ExplodeStep, ProjectStep
 
@@ -99,6 +99,21 @@ class RowGroups:
         predicate = bounded if self.scan.predicate is None else self.scan.predicate & bounded
         scan = dataclasses.replace(self.scan, pieces=chosen, predicate=predicate)
         return Part(scan, self.steps, sum(p.num_bytes for p in chosen))
+
+    def split(self, n: int) -> list[tuple[Part, tuple[Any, Any]]]:
+        """The row groups in key order, cut into at most ``n`` parts of about equal
+        bytes, each with its key range."""
+        groups = balanced_groups(self.pieces, [p.num_bytes for _, p in self.pieces], n)
+        parts = []
+        for group in groups:
+            if not group:
+                continue
+            chosen = tuple(p for _, p in group)
+            low = min(r[0] for r, _ in group)
+            high = max(r[1] for r, _ in group)
+            scan = dataclasses.replace(self.scan, pieces=chosen)
+            parts.append((Part(scan, self.steps, sum(p.num_bytes for p in chosen)), (low, high)))
+        return parts
 
 
 def row_groups(pending: Pending, column: str) -> RowGroups | None:
