@@ -134,9 +134,10 @@ def execute_kernel(
     num_outputs : int
         1 for a partition, N for a split returning a list of N bucket tables.
     reservation : int
-        The task's memory reservation from the plan (bytes); the kernel is granted it,
-        or what the worker has left if that is less (:func:`worker_grant`), and its
-        sort, join or aggregation goes out of core beyond the grant.
+        Bytes reserved for the task whatever its inputs (a UDF's declared request),
+        plus ``memory``'s estimate when given; the kernel is granted that, or what the
+        worker has left if that is less (:func:`worker_grant`), and its sort, join or
+        aggregation goes out of core beyond the grant.
     where : tuple
         ``(operator, stage, partition)`` of the task, named by a failing UDF's error.
     *args
@@ -146,9 +147,8 @@ def execute_kernel(
         the plan task's own, also when it runs fused into its reader's Dask task;
         the running Dask task's by default.
     memory : WorkingMemory, optional
-        The plan task's working-memory estimate. Given, the reservation is refined
-        here from the actual bytes of the task's inputs: ``reservation`` (the task's
-        declared request) plus ``memory.peak(input bytes)``, as the PyRunner does. The
+        The plan task's working-memory estimate, refined here from the actual bytes
+        of the task's inputs (``memory.peak(input bytes)``), as the PyRunner does. The
         scheduler admits tasks by the stage's planned reservation (a resource, fixed
         when the graph is built); the kernel's budget follows the partitions it got.
         Planned, a join's grant was three times its estimated inputs and its budget a

@@ -328,8 +328,10 @@ def aligned_join(
         driver_type = driving.scan.physical.field(driver_column).type
         for other_column in scan_key_columns(other, [other_key], with_inputs=False):
             other_type = other.parts[0].source.physical.field(other_column).type
+            if not comparable_keys(driver_type, other_type):
+                continue
             groups = row_groups(other, other_column)
-            if groups is None or not comparable_keys(driver_type, other_type):
+            if groups is None:
                 continue
             read = sum(p.num_bytes for _, (lo, hi) in parts for p in groups.overlapping(lo, hi))
             if read - groups.num_bytes > exchanged:

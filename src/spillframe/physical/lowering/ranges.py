@@ -5,9 +5,10 @@ exported sorted by its id or its date) keep each range of keys in a few row grou
 and their footers' statistics say which. Where every part of a scan reads row groups
 whose key range no other part's overlaps, rows with equal keys are in one part
 already: a groupby on the key aggregates each part alone (see
-:func:`spillframe.physical.lowering.aggregate.grouped_by_file_ranges`), and a join on
-the key reads, next to each part, only the other side's row groups that overlap the
-part's range (:func:`aligned_join`).
+:func:`spillframe.physical.lowering.aggregate.grouped_by_file_ranges`). A join on the
+key reads, next to each part of one side, only the other side's row groups that
+overlap the part's range (:func:`spillframe.physical.lowering.join.aligned_join`);
+that is right for any parts, and cheap where the files are in key order.
 """
 
 from __future__ import annotations
@@ -57,18 +58,14 @@ def scan_key_columns(pending: Pending, keys: list[str], with_inputs: bool = True
     return sorted(candidates or ())
 
 
-def part_ranges(pending: Pending, column: str) -> list[tuple[Any, Any]] | None:
-    """Each part's ``(min, max)`` of scan column ``column`` by the files' statistics;
-    None when a row group lacks them (or holds a null)."""
-    found = [pieces_range(p.source.pieces, column) for p in pending.parts]
-    return None if any(r is None for r in found) else found  # type: ignore[return-value]
-
-
 def disjoint_part_ranges(pending: Pending, column: str) -> list[tuple[Any, Any]] | None:
-    """:func:`part_ranges` when no two parts' ranges overlap, else None."""
-    ranges = part_ranges(pending, column)
-    if ranges is None:
+    """Each part's ``(min, max)`` of scan column ``column`` by the files' statistics,
+    when no two parts' ranges overlap; None otherwise, or when a row group lacks
+    statistics for it (or holds a null)."""
+    found = [pieces_range(p.source.pieces, column) for p in pending.parts]
+    if any(r is None for r in found):
         return None
+    ranges: list[tuple[Any, Any]] = found  # type: ignore[assignment]
     ordered = sorted(ranges)
     if all(a[1] < b[0] for a, b in zip(ordered, ordered[1:])):
         return ranges
